@@ -1,0 +1,111 @@
+"""ExplanationSupervisedRegressor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_array, check_consistent_length
+from skorch.dataset import ValidSplit
+
+from xsup.estimators._base import ExplanationSupervisedNet
+
+
+class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
+    """A regressor trained so that its saliency maps agree with annotations.
+
+    Everything is as in :class:`~xsup.ExplanationSupervisedClassifier` except
+    the head (one output per target), the prediction loss (mean squared
+    error) and the explained output: ``target`` selects an output column, 0
+    by default. There is no ``predict_proba``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xsup import ExplanationSupervisedRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 5)).astype("float32")
+    >>> y = X[:, 0] - 2 * X[:, 1]
+    >>> reg = ExplanationSupervisedRegressor(max_epochs=2, verbose=0, random_state=0).fit(X, y)
+    >>> reg.predict(X).shape, reg.explain(X).shape
+    ((64,), (64, 5))
+    """
+
+    _task = "regression"
+
+    def __init__(
+        self,
+        module: Any = "auto",
+        loss: Any = "none",
+        explainer: Any = "auto",
+        interpolator: Any = "none",
+        sigma1: float = 1.0,
+        sigma2: float = 1.0,
+        alpha: float = 0.0,
+        k: float = 0.5,
+        *,
+        criterion: Any = torch.nn.MSELoss,
+        optimizer: Any = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 20,
+        batch_size: int = 32,
+        train_split: Any = ValidSplit(5),
+        callbacks: Any = None,
+        device: Any = "auto",
+        random_state: Any = None,
+        verbose: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            module, criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
+            batch_size=batch_size, train_split=train_split, callbacks=callbacks,
+            device=device, verbose=verbose, **kwargs,
+        )
+        self.loss = loss
+        self.explainer = explainer
+        self.interpolator = interpolator
+        self.sigma1 = sigma1
+        self.sigma2 = sigma2
+        self.alpha = alpha
+        self.k = k
+        self.random_state = random_state
+
+    def _encode_target(
+        self, y: Any, X: Any, reset: bool, classes: Any = None
+    ) -> tuple[np.ndarray, int]:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = check_array(y, ensure_2d=False, dtype=[np.float32, np.float64], input_name="y")
+        if y.ndim > 2:
+            raise ValueError(f"y must have shape (n_samples,) or (n_samples, n_targets); got {y.shape}.")
+        check_consistent_length(X, y)
+        if reset:
+            self.n_targets_ = 1 if y.ndim == 1 else y.shape[1]
+            self.single_target_ = y.ndim == 1
+        elif (1 if y.ndim == 1 else y.shape[1]) != self.n_targets_:
+            raise ValueError(f"y has shape {y.shape}, but the model predicts {self.n_targets_} target(s).")
+        return y.reshape(len(y), -1).astype(np.float32), self.n_targets_
+
+    def _prepare_target(self, y: torch.Tensor) -> torch.Tensor:
+        return y.to(next(self.module_.parameters()).dtype)
+
+    def _training_target(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(y), dtype=torch.long, device=y.device)
+
+    def _explained_target(self, X: Any, target: Any) -> np.ndarray:
+        columns = np.broadcast_to(np.asarray(0 if target is None else target), (len(X),))
+        if not np.issubdtype(columns.dtype, np.integer) or columns.min() < 0 or columns.max() >= self.n_targets_:
+            raise ValueError(
+                f"target must be output column indices in [0, {self.n_targets_ - 1}]; got {target!r}."
+            )
+        return columns.astype(np.int64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets: ``(N,)`` when fitted on a 1-D y, else ``(N, n_targets)``."""
+        X = self._check_predict_input(X)
+        outputs = self.forward_outputs(X)
+        return outputs[:, 0] if self.single_target_ else outputs
