@@ -64,16 +64,14 @@ def check_input(X: Any) -> Any:
             raise ValueError(
                 f"X must have {_expected_ranks()} dimensions; got shape {tuple(X.shape)}."
             )
-        if X.shape[0] == 0:
-            raise ValueError(f"X has no samples: shape {tuple(X.shape)}.")
+        _check_not_empty(tuple(X.shape))
         if not X.dtype.is_floating_point:
             X = X.float()
         if not _all_finite(X):
             raise ValueError("Input X contains NaN or infinity; X must be finite.")
         return X
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.ndim in KIND_BY_NDIM:
-        if X.shape[0] == 0:
-            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+        _check_not_empty(X.shape)
         if not _all_finite(X):
             raise ValueError("Input X contains NaN or infinity; X must be finite.")
         return X
@@ -92,7 +90,18 @@ def check_input(X: Any) -> Any:
         raise
     if X.ndim not in KIND_BY_NDIM:
         raise ValueError(f"X must have {_expected_ranks()} dimensions; got shape {X.shape}.")
+    _check_not_empty(X.shape)
     return X
+
+
+def _check_not_empty(shape: tuple[int, ...]) -> None:
+    if shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required.")
+    if 0 in shape[1:]:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required: "
+            "every sample axis of X must be non-empty."
+        )
 
 
 def check_matches_training(X: Any, estimator: Any) -> None:

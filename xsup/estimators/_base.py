@@ -62,6 +62,24 @@ class ExplanationSupervisedNet(NeuralNet):
 
     _task = "classification"
 
+    # ------------------------------------------------------------------ scikit-learn's __init__ contract
+    # skorch's __init__ also sets bookkeeping attributes; scikit-learn wants __init__ to set
+    # parameters only. Subclasses call _finish_init(), which removes them; __getattr__ then
+    # supplies their defaults until the net sets them.
+    _UNSET_STATE = {"history_": None, "initialized_": False, "virtual_params_": None}
+
+    def _finish_init(self) -> None:
+        for name in self._UNSET_STATE:
+            self.__dict__.pop(name, None)
+        self.__dict__["_constructed_"] = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ExplanationSupervisedNet._UNSET_STATE and self.__dict__.get("_constructed_"):
+            value = {} if name == "virtual_params_" else self._UNSET_STATE[name]
+            self.__dict__[name] = value
+            return value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # ------------------------------------------------------------------ device "auto"
     @property  # type: ignore[override]
     def device(self) -> Any:
@@ -170,7 +188,16 @@ class ExplanationSupervisedNet(NeuralNet):
     def set_params(self, **kwargs: Any) -> ExplanationSupervisedNet:
         """Set parameters; ``explainer__*`` options rebuild the explainer of a fitted net."""
         explainer_params = {k: v for k, v in kwargs.items() if k.startswith("explainer__")}
-        super().set_params(**{k: v for k, v in kwargs.items() if k not in explainer_params})
+        deferred = {k: v for k, v in kwargs.items() if k == "callbacks"}
+        if any(k.startswith("callbacks__") for k in kwargs):
+            deferred = {}  # skorch must initialise the new callbacks to set their options
+        super().set_params(
+            **{k: v for k, v in kwargs.items() if k not in explainer_params and k not in deferred}
+        )
+        for key, value in deferred.items():  # checked when the net is initialised (fit)
+            setattr(self, key, value)
+            if self.initialized_:
+                self._initialize_callbacks()
         for key, value in explainer_params.items():
             setattr(self, key, value)
             self._params_to_validate.add(key)
@@ -193,6 +220,8 @@ class ExplanationSupervisedNet(NeuralNet):
     ) -> tuple[Any, np.ndarray, Any]:
         check_hyperparameters(self)
         X = check_input(X)
+        if len(X) < 2:
+            raise ValueError(f"fit needs at least 2 samples; got n_samples = {len(X)}.")
         if not reset:
             check_matches_training(X, self)
         y, n_outputs = self._encode_target(y, X, reset=reset, classes=classes)
@@ -300,13 +329,13 @@ class ExplanationSupervisedNet(NeuralNet):
 
     # ------------------------------------------------------------------ fitting
     @contextlib.contextmanager
-    def _seeded(self) -> Iterator[None]:
+    def _seeded(self, epochs_done: int = 0) -> Iterator[None]:
         """Seed torch from ``random_state`` without touching the caller's random state."""
         if self.random_state is None:
             yield
             return
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        seed += len(self.history_) if self.history_ is not None and self.initialized_ else 0
+        seed += epochs_done  # partial_fit continues with fresh randomness
         devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -348,7 +377,7 @@ class ExplanationSupervisedNet(NeuralNet):
             return super().partial_fit(X, y, **fit_params)
         first_call = not self.initialized_
         X, y, E = self._validate_fit_data(X, y, E, reset=first_call, classes=classes)
-        with self._seeded():
+        with self._seeded(epochs_done=0 if first_call else len(self.history)):
             if first_call:
                 self.initialize()
             return super().partial_fit(self._pack(X, E), y, **fit_params)

@@ -133,6 +133,7 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         self.alpha = alpha
         self.k = k
         self.random_state = random_state
+        self._finish_init()
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:

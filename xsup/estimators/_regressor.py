@@ -71,6 +71,17 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
         self.alpha = alpha
         self.k = k
         self.random_state = random_state
+        self._finish_init()
+
+    @property
+    def predict_proba(self) -> Any:
+        """Regressors have no class probabilities (hides skorch's ``NeuralNet.predict_proba``)."""
+        raise AttributeError(f"{type(self).__name__} has no predict_proba; use predict.")
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _encode_target(
         self, y: Any, X: Any, reset: bool, classes: Any = None
@@ -79,7 +90,9 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        y = check_array(y, ensure_2d=False, dtype=[np.float32, np.float64], input_name="y")
+        y = check_array(
+            y, ensure_2d=False, allow_nd=True, dtype=[np.float32, np.float64], input_name="y"
+        )
         if y.ndim > 2:
             raise ValueError(f"y must have shape (n_samples,) or (n_samples, n_targets); got {y.shape}.")
         check_consistent_length(X, y)
@@ -107,5 +120,5 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets: ``(N,)`` when fitted on a 1-D y, else ``(N, n_targets)``."""
         X = self._check_predict_input(X)
-        outputs = self.forward_outputs(X)
+        outputs = self.forward_outputs(X).astype(np.float64)
         return outputs[:, 0] if self.single_target_ else outputs
