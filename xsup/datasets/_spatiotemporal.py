@@ -13,10 +13,8 @@ __all__ = ["make_spatiotemporal_events"]
 #: Amplitude ranges of the active region (drawn per sample, in field units).
 _WEAK = (0.25, 0.45)
 _STRONG = (0.8, 1.1)
-#: Amplitude range of the distractor blobs, at the first and at the last frame.
-_DISTRACTOR = (0.25, 1.1)
 #: Width (Gaussian sigma, in pixels of a 16 x 16 frame) of a lobe when weak and when grown.
-_SIGMA_WEAK, _SIGMA_GROWN = 0.9, 1.3
+_SIGMA_WEAK, _SIGMA_GROWN = 0.9, 1.1
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -71,10 +69,14 @@ def _gaussians(
     return blobs.sum(axis=2)
 
 
-def _ramp(start: np.ndarray, stop: np.ndarray, n_steps: int, power: float = 1.0) -> np.ndarray:
-    """``(N, T)`` values going from ``start`` to ``stop`` over the frames."""
-    progress = np.linspace(0.0, 1.0, n_steps) ** power
-    return start[:, None] + (stop - start)[:, None] * progress[None, :]
+def _progress(n_steps: int) -> np.ndarray:
+    """How far an evolution has gone at each frame, from 0 to 1, accelerating."""
+    return np.linspace(0.0, 1.0, n_steps) ** 1.5
+
+
+def _ramp(start: np.ndarray, stop: np.ndarray, n_steps: int) -> np.ndarray:
+    """``(..., T)`` values going from ``start`` to ``stop`` over the frames."""
+    return start[..., None] + (stop - start)[..., None] * _progress(n_steps)
 
 
 def _place_centres(
@@ -232,7 +234,7 @@ def make_spatiotemporal_events(
     decays = rng.random(n_samples) < 0.5  # negatives: decaying rather than quiet
     start = np.where(positive | ~decays, weak[:, 0], strong)
     stop = np.where(positive, strong, np.where(decays, weak[:, 1], weak[:, 0]))
-    amplitude = _ramp(start, stop, n_steps, power=1.5)  # (N, T)
+    amplitude = _ramp(start, stop, n_steps)  # (N, T)
     sigma = np.where(
         positive[:, None], _ramp(np.full(n_samples, sigma_weak), np.full(n_samples, sigma_grown),
                                  n_steps),
@@ -258,12 +260,16 @@ def make_spatiotemporal_events(
                 break
             dy[near] = rng.uniform(0, height - 1, size=near.sum())
             dx[near] = rng.uniform(0, width - 1, size=near.sum())
-        d_sigma = rng.uniform(sigma_weak, sigma_grown, size=shape)
-        d_sign = rng.choice([-1.0, 1.0], size=shape)
-        d_start, d_stop = rng.uniform(*_DISTRACTOR, size=(2, *shape))
-        d_amplitude = d_start[:, None, :] + (d_stop - d_start)[:, None, :] * np.linspace(
-            0, 1, n_steps
-        )[None, :, None]
+        # As wide as both lobes together and as bright: the same unsigned flux as the region.
+        d_sigma = np.sqrt(2) * rng.uniform(sigma_weak, sigma_grown, size=shape)
+        # Alternating signs: strong positive and negative values appear without the region too.
+        d_sign = rng.choice([-1.0, 1.0], size=(n_samples, 1)) * (-1.0) ** np.arange(n_distractors)
+        strong_level = rng.random((2, *shape)) < 0.5
+        d_start, d_stop = np.where(
+            strong_level, rng.uniform(*_STRONG, size=(2, *shape)),
+            rng.uniform(*_WEAK, size=(2, *shape)),
+        )
+        d_amplitude = _ramp(d_start, d_stop, n_steps).transpose(0, 2, 1)  # (N, T, K)
         field = field + _gaussians(
             np.repeat(dy[:, None], n_steps, axis=1), np.repeat(dx[:, None], n_steps, axis=1),
             np.repeat(d_sigma[:, None], n_steps, axis=1), d_sign[:, None] * d_amplitude,
@@ -274,11 +280,10 @@ def make_spatiotemporal_events(
     X = field[:, :, None] * gains[None, None, :, None, None]
     X = X + noise * rng.standard_normal(X.shape)
 
-    coded = np.zeros(n_samples, dtype=bool)
+    # Drawn whether or not it is used, so that the shortcut changes nothing else.
+    agrees = rng.random(n_samples) < shortcut_agreement
     if shortcut:
-        agrees = rng.random(n_samples) < shortcut_agreement
-        coded = np.where(agrees, positive, ~positive)
-        X[coded, :, :, :patch, :patch] = _STRONG[1]
+        X[np.where(agrees, positive, ~positive), :, :, :patch, :patch] = _STRONG[1]
 
     # Coarse boxes around both lobes, per frame.
     extent = 1.5 * sigma[..., None] + box_margin  # (N, T, 1)

@@ -29,7 +29,7 @@ class InputGradient(Explainer):
     >>> from xsup.spec import InputSpec
     >>> model = torch.nn.Linear(3, 2, bias=False)
     >>> with torch.no_grad():
-    ...     model.weight.copy_(torch.tensor([[1.0, -2.0, 0.0], [0.0, 0.0, 5.0]]))
+    ...     _ = model.weight.copy_(torch.tensor([[1.0, -2.0, 0.0], [0.0, 0.0, 5.0]]))
     >>> _, saliency = InputGradient().explain(
     ...     model, torch.ones(1, 3), torch.tensor([0]), InputSpec("tabular", (3,), 2))
     >>> saliency
