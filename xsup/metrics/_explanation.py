@@ -17,31 +17,35 @@ Average = Literal["micro", "macro"]
 EPS = 1e-6
 
 
-def _to_numpy(array: Any, name: str) -> np.ndarray:
-    """A float numpy view of a numpy array, memory map, torch tensor or nested list."""
+#: Samples read at a time, so that memory-mapped maps are never loaded whole.
+CHUNK_SAMPLES = 256
+
+
+def _as_array(array: Any, name: str) -> np.ndarray:
+    """A numpy view of an array, memory map, torch tensor or nested list (no copy if possible)."""
     if hasattr(array, "detach") and hasattr(array, "cpu"):  # torch.Tensor, without importing torch
         array = array.detach().cpu().numpy()
-    try:
-        array = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be an array of real numbers; got {type(array).__name__}.") from error
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.")
     return array
 
 
-def _frames(
-    S: Any, E: Any, threshold: float, average: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check the inputs and return per-frame ``(predicted, positive, negative)`` boolean cells.
+def _frame_counts(S: Any, E: Any, threshold: float, average: str) -> dict[str, np.ndarray]:
+    """Check the inputs and count cells per annotated frame.
 
-    Each returned array is ``(n_annotated_frames, cells)``; NaN cells of E are
-    neither predicted nor annotated, so they count nowhere.
+    Returns ``intersection``, ``union``, ``tp``, ``fp`` and ``fn``, each of
+    shape ``(n_annotated_frames,)``. Binarised saliency ``P = S > threshold``;
+    NaN cells of E count nowhere.
     """
     if average not in ("micro", "macro"):
         raise ValueError(f"average must be 'micro' or 'macro'; got {average!r}.")
-    if not (isinstance(threshold, (int, float, np.floating)) and math.isfinite(threshold)):
+    if isinstance(threshold, bool) or not (
+        isinstance(threshold, (int, float, np.integer, np.floating)) and math.isfinite(threshold)
+    ):
         raise ValueError(f"threshold must be a finite real number; got {threshold!r}.")
-    S = _to_numpy(S, "S")
-    E = _to_numpy(E, "E")
+    S = _as_array(S, "S")
+    E = _as_array(E, "E")
     if S.shape != E.shape:
         raise ValueError(
             f"S has shape {S.shape} but E has shape {E.shape}; saliency maps S and "
@@ -51,17 +55,30 @@ def _frames(
         raise ValueError(
             f"S and E must have a sample axis and at least one more; got shape {S.shape}."
         )
-    if not np.isfinite(S).all():
-        raise ValueError("S contains NaN or infinity; saliency maps must be finite.")
     # A frame is one time step of a raster sequence (N, T, H, W), else the whole sample.
-    n_frames = S.shape[0] * S.shape[1] if S.ndim == 4 else S.shape[0]
-    S = S.reshape(n_frames, -1)
-    E = E.reshape(n_frames, -1)
-    known = np.isfinite(E)
-    annotated = (known & (E != 0)).any(axis=1)
-    known, S, E = known[annotated], S[annotated], E[annotated]
-    E = np.where(known, E, 0.0)
-    return (S > threshold) & known, E > 0, E < 0
+    frames_per_sample = S.shape[1] if S.ndim == 4 else 1
+    counts: dict[str, list[np.ndarray]] = {k: [] for k in ("intersection", "union", "fp", "fn")}
+    for start in range(0, S.shape[0], CHUNK_SAMPLES):
+        s = np.asarray(S[start : start + CHUNK_SAMPLES], dtype=np.float64)
+        e = np.asarray(E[start : start + CHUNK_SAMPLES], dtype=np.float64)
+        if not np.isfinite(s).all():
+            raise ValueError("S contains NaN or infinity; saliency maps must be finite.")
+        s = s.reshape(len(s) * frames_per_sample, -1)
+        e = e.reshape(len(e) * frames_per_sample, -1)
+        known = np.isfinite(e)
+        annotated = (known & (e != 0)).any(axis=1)
+        known, s, e = known[annotated], s[annotated], np.where(known, e, 0.0)[annotated]
+        predicted, positive, negative = (s > threshold) & known, e > 0, e < 0
+        counts["intersection"].append((predicted & positive).sum(axis=1))
+        counts["union"].append((predicted | positive).sum(axis=1))
+        counts["fp"].append((predicted & negative).sum(axis=1))
+        counts["fn"].append((~predicted & positive).sum(axis=1))
+    totals = {
+        name: np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+        for name, parts in counts.items()
+    }
+    totals["tp"] = totals["intersection"]
+    return totals
 
 
 def _undefined(metric: str) -> float:
@@ -133,11 +150,10 @@ def explanation_iou(
     >>> round(explanation_iou(S, E, average="macro"), 4)  # (1/3 + 1) / 2
     0.6667
     """
-    predicted, positive, _ = _frames(S, E, threshold, average)
-    if len(predicted) == 0:
+    counts = _frame_counts(S, E, threshold, average)
+    intersection, union = counts["intersection"], counts["union"]
+    if len(union) == 0:
         return _undefined("explanation_iou")
-    intersection = (predicted & positive).sum(axis=1)
-    union = (predicted | positive).sum(axis=1)
     if average == "micro":
         total = union.sum()
         return float(intersection.sum() / total) if total else float(zero_division)
@@ -197,13 +213,11 @@ def explanation_precision_recall_f1(
     >>> [round(v, 4) for v in explanation_precision_recall_f1(S, E)]
     [0.6667, 0.6667, 0.6667]
     """
-    predicted, positive, negative = _frames(S, E, threshold, average)
-    if len(predicted) == 0:
+    counts = _frame_counts(S, E, threshold, average)
+    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
+    if len(tp) == 0:
         nan = _undefined("explanation_precision_recall_f1")
         return nan, nan, nan
-    tp = (predicted & positive).sum(axis=1).astype(np.float64)
-    fp = (predicted & negative).sum(axis=1).astype(np.float64)
-    fn = (~predicted & positive).sum(axis=1).astype(np.float64)
     if average == "micro":
         tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
     precision = tp / (tp + fp + EPS)

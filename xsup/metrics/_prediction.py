@@ -73,7 +73,8 @@ def true_skill_statistic(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> flo
     labels = unique_labels(y_true, y_pred)
     if len(labels) > 2:
         raise ValueError(
-            f"true_skill_statistic is defined for binary classification; got labels {labels.tolist()}."
+            "true_skill_statistic is defined for binary classification; "
+            f"got labels {labels.tolist()}."
         )
     if len(labels) == 2 and pos_label not in labels.tolist():
         raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}.")
@@ -88,6 +89,8 @@ def true_skill_statistic(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> flo
 def _rate(hits: int, misses: int, what: str) -> float:
     total = hits + misses
     if total == 0:
-        warnings.warn(f"The {what} is undefined; it counts as 0.", UndefinedMetricWarning, stacklevel=3)
+        warnings.warn(
+            f"The {what} is undefined; it counts as 0.", UndefinedMetricWarning, stacklevel=3
+        )
         return 0.0
     return float(hits / total)
