@@ -101,12 +101,15 @@ class ExplanationBatch:
     def input_gradient(self, score: torch.Tensor) -> torch.Tensor:
         """Gradient of a scalar ``score`` with respect to :attr:`X`.
 
-        Differentiable (``create_graph``) during training. Needs the loss to
-        declare ``requires_input_gradient = True``.
+        Differentiable (``create_graph``) during training; the forward graph is
+        kept, so the prediction loss can still be back-propagated. Needs the
+        loss to declare ``requires_input_gradient = True``.
         """
         if not self.X.requires_grad:
             raise RuntimeError(
                 "The input does not require grad: declare requires_input_gradient = True on the loss."
             )
-        (gradient,) = torch.autograd.grad(score, self.X, create_graph=self.create_graph)
+        (gradient,) = torch.autograd.grad(
+            score, self.X, create_graph=self.create_graph, retain_graph=True
+        )
         return gradient

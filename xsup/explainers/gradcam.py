@@ -42,8 +42,11 @@ class GradCAM(Explainer):
     ``cam = ReLU(sum_k w_k A_k)`` with ``w_k`` the spatial mean of
     ``d output[target] / d A_k``, upsampled to the annotation's size. All
     frames of a raster sequence are explained in one batched pass: the layer's
-    output is read as ``(N * T, K, h, w)``. Time series get a temporal map
-    ``(N, T)`` repeated over features.
+    output is read as ``(N * T, K, h, w)``; the layer must run exactly once per
+    forward pass (a ``ValueError`` says so otherwise). Time series get a
+    temporal map ``(N, T)`` repeated over features. Tabular data is declined
+    with a ``ValueError``: a fully connected layer has no spatial axes to map
+    back onto the features.
 
     Parameters
     ----------
@@ -78,25 +81,37 @@ class GradCAM(Explainer):
                 "explainer='gradcam' needs spatial or temporal axes; tabular data has none. "
                 "Use explainer='gradient'."
             )
+        layer = find_layer(model, self.layer)
         captured: list[torch.Tensor] = []
-        handle = find_layer(model, self.layer).register_forward_hook(
-            lambda module, inputs, output: captured.append(output)
-        )
-        try:
-            output = model(X)
-        finally:
-            handle.remove()
-        activations = captured[-1]
-        (gradients,) = torch.autograd.grad(
-            target_score(output, target),
-            activations,
-            create_graph=create_graph and self.create_graph,
-            retain_graph=create_graph,
-        )
+        handle = layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
+        with torch.enable_grad():
+            try:
+                output = model(X)
+            finally:
+                handle.remove()
+            activations = self._single_activation(captured, layer)
+            (gradients,) = torch.autograd.grad(
+                target_score(output, target),
+                activations,
+                create_graph=create_graph and self.create_graph,
+                retain_graph=create_graph,
+            )
         axes = tuple(range(2, activations.dim()))
         weights = gradients.mean(dim=axes, keepdim=True)
         cam = torch.relu((weights * activations).sum(dim=1))
         return output, self._to_annotation_shape(cam, X.shape[0], spec)
+
+    @staticmethod
+    def _single_activation(captured: list, layer: nn.Module) -> torch.Tensor:
+        """The layer's one output of the forward pass: all samples and frames in one batch."""
+        if len(captured) != 1 or not isinstance(captured[0], torch.Tensor):
+            what = f"ran {len(captured)} times" if len(captured) != 1 else "returned no tensor"
+            raise ValueError(
+                f"The Grad-CAM layer ({type(layer).__name__}) {what} in one forward pass; it must "
+                "run once and return one tensor holding every sample (and, for raster sequences, "
+                "every frame, as (N * T, K, h, w)). Choose another explainer__layer."
+            )
+        return captured[0]
 
     @staticmethod
     def _to_annotation_shape(cam: torch.Tensor, n_samples: int, spec: InputSpec) -> torch.Tensor:

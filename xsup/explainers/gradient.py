@@ -48,12 +48,14 @@ class InputGradient(Explainer):
         create_graph: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the model output and ``|d output[target] / d X|`` shaped like E."""
-        if not X.requires_grad:
-            X = X.detach().requires_grad_(True)
-        output = model(X)
-        (gradient,) = torch.autograd.grad(
-            target_score(output, target), X, create_graph=create_graph, retain_graph=create_graph
-        )
+        with torch.enable_grad():
+            if not X.requires_grad:
+                X = X.detach().requires_grad_(True)
+            output = model(X)
+            (gradient,) = torch.autograd.grad(
+                target_score(output, target), X,
+                create_graph=create_graph, retain_graph=create_graph,
+            )
         saliency = gradient.abs()
         if spec.kind in CHANNEL_AXIS:
             saliency = saliency.sum(dim=CHANNEL_AXIS[spec.kind])
