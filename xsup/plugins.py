@@ -52,6 +52,11 @@ BUILTINS: dict[str, dict[str, str]] = {
     "losses": {
         "none": "xsup.losses.none:NoExplanationLoss",
         "gradia": "xsup.losses.gradia:GradiaLoss",
+        "haics": "xsup.losses.haics:HaicsLoss",
+        "res": "xsup.losses.res:RESLoss",
+        "rrr": "xsup.losses.rrr:RRRLoss",
+        "sgt": "xsup.losses.sgt:SaliencyGuidedLoss",
+        "stes": "xsup.losses.stes:STESLoss",
     },
     "explainers": {
         "gradcam": "xsup.explainers.gradcam:GradCAM",
@@ -59,6 +64,9 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "interpolators": {
         "none": "xsup.interpolators.simple:NoInterpolation",
+        "nearest": "xsup.interpolators.simple:NearestInterpolation",
+        "linear": "xsup.interpolators.simple:LinearInterpolation",
+        "stes": "xsup.interpolators.stes:STESInterpolator",
     },
     "modules": {
         "mlp": "xsup.modules.mlp:MLP",

@@ -1,5 +1,6 @@
-"""Built-in annotation interpolators (``interpolator=`` names): none."""
+"""Built-in annotation interpolators (``interpolator=`` names): none, nearest, linear, stes."""
 
-from xsup.interpolators.simple import NoInterpolation
+from xsup.interpolators.simple import LinearInterpolation, NearestInterpolation, NoInterpolation
+from xsup.interpolators.stes import STESInterpolator
 
-__all__ = ["NoInterpolation"]
+__all__ = ["LinearInterpolation", "NearestInterpolation", "NoInterpolation", "STESInterpolator"]
