@@ -64,11 +64,34 @@ class ExplanationSupervisedNet(NeuralNet):
 
     # ------------------------------------------------------------------ scikit-learn's __init__ contract
     # skorch's __init__ also sets bookkeeping attributes; scikit-learn wants __init__ to set
-    # parameters only. Subclasses call _finish_init(), which removes them; __getattr__ then
-    # supplies their defaults until the net sets them.
+    # parameters only. They are removed at the end of __init__; __getattr__ then supplies their
+    # defaults until the net sets them.
     _UNSET_STATE = {"history_": None, "initialized_": False, "virtual_params_": None}
 
-    def _finish_init(self) -> None:
+    def __init__(
+        self,
+        module: Any,
+        criterion: Any,
+        *,
+        loss: Any,
+        explainer: Any,
+        interpolator: Any,
+        sigma1: float,
+        sigma2: float,
+        alpha: float,
+        k: float,
+        random_state: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(module, criterion, **kwargs)
+        self.loss = loss
+        self.explainer = explainer
+        self.interpolator = interpolator
+        self.sigma1 = sigma1
+        self.sigma2 = sigma2
+        self.alpha = alpha
+        self.k = k
+        self.random_state = random_state
         for name in self._UNSET_STATE:
             self.__dict__.pop(name, None)
         self.__dict__["_constructed_"] = True

@@ -121,19 +121,12 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            module, criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
-            batch_size=batch_size, train_split=train_split, callbacks=callbacks,
-            device=device, verbose=verbose, **kwargs,
+            module, criterion, loss=loss, explainer=explainer, interpolator=interpolator,
+            sigma1=sigma1, sigma2=sigma2, alpha=alpha, k=k, random_state=random_state,
+            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+            train_split=train_split, callbacks=callbacks, device=device, verbose=verbose,
+            **kwargs,
         )
-        self.loss = loss
-        self.explainer = explainer
-        self.interpolator = interpolator
-        self.sigma1 = sigma1
-        self.sigma2 = sigma2
-        self.alpha = alpha
-        self.k = k
-        self.random_state = random_state
-        self._finish_init()
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:

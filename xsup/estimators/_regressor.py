@@ -59,19 +59,12 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            module, criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
-            batch_size=batch_size, train_split=train_split, callbacks=callbacks,
-            device=device, verbose=verbose, **kwargs,
+            module, criterion, loss=loss, explainer=explainer, interpolator=interpolator,
+            sigma1=sigma1, sigma2=sigma2, alpha=alpha, k=k, random_state=random_state,
+            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+            train_split=train_split, callbacks=callbacks, device=device, verbose=verbose,
+            **kwargs,
         )
-        self.loss = loss
-        self.explainer = explainer
-        self.interpolator = interpolator
-        self.sigma1 = sigma1
-        self.sigma2 = sigma2
-        self.alpha = alpha
-        self.k = k
-        self.random_state = random_state
-        self._finish_init()
 
     @property
     def predict_proba(self) -> Any:
