@@ -1,0 +1,238 @@
+"""What every reproduction benchmark shares: scores over seeds, tables, result files, progress."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BenchResult", "Progress", "Scores", "format_table", "mean_std", "write_results"]
+
+#: Scores of one benchmark: method label -> metric name -> one value per seed.
+Scores = dict[str, dict[str, list[float]]]
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (``ddof=1``; 0 for a single value), NaNs ignored.
+
+    Parameters
+    ----------
+    values : iterable of float
+        One score per seed.
+
+    Returns
+    -------
+    mean, std : float
+        NaN both when no value is finite.
+
+    Examples
+    --------
+    >>> mean_std([0.2, 0.4])
+    (0.30000000000000004, 0.14142135623730953)
+    >>> mean_std([0.5])
+    (0.5, 0.0)
+    """
+    array = np.asarray(list(values), dtype=np.float64)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return math.nan, math.nan
+    std = float(array.std(ddof=1)) if array.size > 1 else 0.0
+    return float(array.mean()), std
+
+
+def format_table(
+    scores: Mapping[str, Mapping[str, Sequence[float]]],
+    metrics: Sequence[str],
+    *,
+    first_column: str = "method",
+    digits: int = 3,
+    scale: float = 1.0,
+) -> str:
+    """A markdown table of ``mean ± std`` per method (rows) and metric (columns).
+
+    The best mean of each column is in bold (the highest; ties all bold).
+
+    Parameters
+    ----------
+    scores : mapping
+        Method label -> metric name -> one value per seed.
+    metrics : sequence of str
+        The columns, in order.
+    first_column : str, default="method"
+        Header of the label column.
+    digits : int, default=3
+        Decimals shown.
+    scale : float, default=1.0
+        Factor applied before printing (100 for percentages).
+
+    Returns
+    -------
+    str
+        The table, one line per row, without a trailing newline.
+
+    Examples
+    --------
+    >>> print(format_table({"a": {"IoU": [0.1, 0.3]}, "b": {"IoU": [0.5]}}, ["IoU"]))
+    | method | IoU |
+    |---|---|
+    | a | 0.200 ± 0.141 |
+    | b | **0.500 ± 0.000** |
+    """
+    summary = {
+        label: {metric: mean_std(row.get(metric, [])) for metric in metrics}
+        for label, row in scores.items()
+    }
+    best = {}
+    for metric in metrics:
+        means = [summary[label][metric][0] for label in summary]
+        finite = [m for m in means if math.isfinite(m)]
+        best[metric] = max(finite) if finite else math.nan
+    lines = [
+        "| " + " | ".join([first_column, *metrics]) + " |",
+        "|" + "---|" * (len(metrics) + 1),
+    ]
+    for label, row in summary.items():
+        cells = [label]
+        for metric in metrics:
+            mean, std = row[metric]
+            if not math.isfinite(mean):
+                cells.append("n/a")
+                continue
+            text = f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+            cells.append(f"**{text}**" if mean == best[metric] else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+class Progress:
+    """Print numbered progress lines (``[3/21] ...``) with the time since the start.
+
+    Parameters
+    ----------
+    total : int
+        Number of steps announced.
+    stream : file-like or None, default=None
+        Where to print; None is ``sys.stdout`` at the time of printing.
+
+    Examples
+    --------
+    >>> import io
+    >>> buffer = io.StringIO()
+    >>> progress = Progress(2, stream=buffer)
+    >>> progress.step("data")
+    >>> buffer.getvalue().startswith("[1/2] data")
+    True
+    """
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        self.total = total
+        self.stream = stream
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def step(self, text: str) -> None:
+        """Announce the next step."""
+        self.done += 1
+        self.note(f"[{self.done}/{self.total}] {text}")
+
+    def note(self, text: str) -> None:
+        """Print a line that is not a step (a result, a file written)."""
+        elapsed = time.perf_counter() - self.started
+        print(f"{text}  ({elapsed:.0f} s)", file=self.stream or sys.stdout, flush=True)
+
+
+@dataclass
+class BenchResult:
+    """What a benchmark run produced: its tables, settings and notes, and the figures it drew.
+
+    Attributes
+    ----------
+    name : str
+        Benchmark name (``stes``, ``res``, ``sensitivity``).
+    title : str
+        Heading of ``results.md``.
+    intro : str
+        Markdown paragraphs under the heading: data, protocol, settings.
+    tables : dict of str to str
+        Section heading -> markdown table.
+    data : dict
+        Everything ``results.json`` holds besides the settings (raw scores per seed).
+    settings : dict
+        The sizes and hyperparameters of the run.
+    figures : list of str
+        File names of the PNG figures, relative to the output folder.
+    notes : str
+        Markdown after the tables (what holds, what does not).
+    """
+
+    name: str
+    title: str
+    intro: str
+    tables: dict[str, str]
+    data: dict[str, Any]
+    settings: dict[str, Any]
+    figures: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (np.floating, float)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_results(result: BenchResult, out: Path, *, elapsed: float, quick: bool) -> list[Path]:
+    """Write ``results.md`` and ``results.json`` into ``out``; return their paths.
+
+    Parameters
+    ----------
+    result : BenchResult
+        The run's tables, data and settings.
+    out : pathlib.Path
+        Output folder (created if needed).
+    elapsed : float
+        Seconds the run took.
+    quick : bool
+        Whether it was the quick (CI-sized) mode; said in both files.
+    """
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    mode = "quick (CI-sized, not for reporting)" if quick else "full"
+    environment = (f"Python {platform.python_version()}, torch {torch.__version__}, "
+                   f"{torch.get_num_threads()} torch thread(s), CPU")
+    lines = [f"# {result.title}", "", f"Mode: {mode}. Run time: {elapsed:.0f} s ({environment}).",
+             "", result.intro.strip(), ""]
+    for heading, table in result.tables.items():
+        lines += [f"## {heading}", "", table, ""]
+    if result.figures:
+        lines += ["## Figures", ""]
+        lines += [f"![{name}]({name})" for name in result.figures]
+        lines.append("")
+    if result.notes.strip():
+        lines += [result.notes.strip(), ""]
+    markdown = out / "results.md"
+    markdown.write_text("\n".join(lines))
+    payload = {
+        "benchmark": result.name, "mode": "quick" if quick else "full",
+        "elapsed_s": round(elapsed, 1), "environment": environment,
+        "settings": result.settings, **result.data, "figures": result.figures,
+    }
+    data = out / "results.json"
+    data.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
+    return [markdown, data]
