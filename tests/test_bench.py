@@ -11,7 +11,8 @@ from xsup.bench._common import format_table, mean_std
 from xsup.cli.main import main
 
 FIGURES = {"stes": ["stes_saliency.png"], "sensitivity": ["sensitivity.png"],
-           "res": ["res_training_sizes.png", "res_saliency.png"]}
+           "res": ["res_training_sizes.png", "res_saliency.png"],
+           "perf": ["perf_explain_scaling.png"]}
 
 
 def _one_line_error(capsys) -> str:

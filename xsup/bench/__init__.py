@@ -7,7 +7,9 @@ xsup, over several seeds, and writes ``results.md`` (mean ± std tables),
 - ``stes``: STES Tables 1 and 2 and Fig. 3 on
   :func:`xsup.datasets.make_spatiotemporal_events`;
 - ``res``: RES Table 1 and Fig. 2 on :func:`xsup.datasets.load_decoy_digits`;
-- ``sensitivity``: STES Fig. 4, STES over sigma1, sigma2 and alpha.
+- ``sensitivity``: STES Fig. 4, STES over sigma1, sigma2 and alpha;
+- ``perf``: timing ratios (loss overhead per epoch, RES threshold search,
+  ``explain`` throughput and scaling).
 
 ``xsup bench NAME`` runs them from the command line.
 """
@@ -28,6 +30,7 @@ BENCHMARKS = {
     "stes": "STES Tables 1-2 and Fig. 3 on SolarFlare-like raster sequences",
     "res": "RES Table 1 and Fig. 2 on decoy digits",
     "sensitivity": "STES Fig. 4: STES over sigma1, sigma2 and alpha",
+    "perf": "Explanation-loss epoch overhead, RES threshold search, explain throughput",
 }
 
 
@@ -55,7 +58,7 @@ def run_benchmark(
 
     Parameters
     ----------
-    name : {"stes", "res", "sensitivity"}
+    name : {"stes", "res", "sensitivity", "perf"}
         Which benchmark.
     out : str or path-like, optional
         Output folder (created if needed); default ``benchmarks/<name>`` in
