@@ -31,6 +31,18 @@ def _as_array(array: Any, name: str) -> np.ndarray:
     return array
 
 
+def _matching_maps(S: Any, E: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Saliency maps and annotations as arrays, checked to have the same shape."""
+    S = _as_array(S, "S")
+    E = _as_array(E, "E")
+    if S.shape != E.shape:
+        raise ValueError(
+            f"S has shape {S.shape} but E has shape {E.shape}; saliency maps S and "
+            "annotations E must have the same shape."
+        )
+    return S, E
+
+
 def _frame_counts(S: Any, E: Any, threshold: float, average: str) -> dict[str, np.ndarray]:
     """Check the inputs and count cells per annotated frame.
 
@@ -44,13 +56,7 @@ def _frame_counts(S: Any, E: Any, threshold: float, average: str) -> dict[str, n
         isinstance(threshold, (int, float, np.integer, np.floating)) and math.isfinite(threshold)
     ):
         raise ValueError(f"threshold must be a finite real number; got {threshold!r}.")
-    S = _as_array(S, "S")
-    E = _as_array(E, "E")
-    if S.shape != E.shape:
-        raise ValueError(
-            f"S has shape {S.shape} but E has shape {E.shape}; saliency maps S and "
-            "annotations E must have the same shape."
-        )
+    S, E = _matching_maps(S, E)
     if S.ndim < 2:
         raise ValueError(
             f"S and E must have a sample axis and at least one more; got shape {S.shape}."

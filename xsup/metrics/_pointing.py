@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
-from xsup.metrics._explanation import CHUNK_SAMPLES, _as_array
+from xsup.metrics._explanation import CHUNK_SAMPLES, _matching_maps
 
 __all__ = ["pointing_hit_rate"]
 
@@ -55,13 +55,7 @@ def pointing_hit_rate(S: Any, E: Any) -> float:
     >>> pointing_hit_rate(S, E)  # (1 + 0 + 1/4) / 3
     0.4166666666666667
     """
-    S = _as_array(S, "S")
-    E = _as_array(E, "E")
-    if S.shape != E.shape:
-        raise ValueError(
-            f"S has shape {S.shape} but E has shape {E.shape}; saliency maps S and "
-            "annotations E must have the same shape."
-        )
+    S, E = _matching_maps(S, E)
     if S.ndim < 2:
         raise ValueError(
             f"S and E must have a sample axis and at least one more; got shape {S.shape}."

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import auc
 
-from xsup.metrics._explanation import CHUNK_SAMPLES, _as_array
+from xsup.metrics._explanation import CHUNK_SAMPLES, _matching_maps
 from xsup.metrics._masking import (
     check_percentages,
     descending_order,
@@ -32,13 +32,7 @@ def _check_inputs(S: Any, E: Any, level: str, zero_division: Any) -> tuple[np.nd
         zero_division, bool
     ):
         raise ValueError(f"zero_division must be 'warn' or a number; got {zero_division!r}.")
-    S = _as_array(S, "S")
-    E = _as_array(E, "E")
-    if S.shape != E.shape:
-        raise ValueError(
-            f"S has shape {S.shape} but E has shape {E.shape}; saliency maps S and "
-            "annotations E must have the same shape."
-        )
+    S, E = _matching_maps(S, E)
     if level != "cell" and S.ndim != 3:
         raise ValueError(
             f"level={level!r} needs time series maps of shape (N, T, F); got shape {S.shape}."
