@@ -12,7 +12,9 @@ from xsup.cli.main import main
 
 FIGURES = {"stes": ["stes_saliency.png"], "sensitivity": ["sensitivity.png"],
            "res": ["res_training_sizes.png", "res_saliency.png"],
-           "perf": ["perf_explain_scaling.png"]}
+           "perf": ["perf_explain_scaling.png"],
+           "ts-saliency": ["ts_saliency_maps.png", "ts_accuracy_drop.png", "ts_precision_recall.png",
+                           "sgt_tcn_gradient.png"]}
 
 
 def _one_line_error(capsys) -> str:

@@ -61,6 +61,17 @@ BUILTINS: dict[str, dict[str, str]] = {
     "explainers": {
         "gradcam": "xsup.explainers.gradcam:GradCAM",
         "gradient": "xsup.explainers.gradient:InputGradient",
+        "integrated_gradients": "xsup.explainers.captum_methods:IntegratedGradients",
+        "smoothgrad": "xsup.explainers.captum_methods:SmoothGrad",
+        "deeplift": "xsup.explainers.captum_methods:DeepLift",
+        "gradient_shap": "xsup.explainers.captum_methods:GradientShap",
+        "deep_shap": "xsup.explainers.captum_methods:DeepShap",
+        "occlusion": "xsup.explainers.captum_methods:Occlusion",
+        "feature_ablation": "xsup.explainers.captum_methods:FeatureAblation",
+        "feature_permutation": "xsup.explainers.captum_methods:FeaturePermutation",
+        "shapley_sampling": "xsup.explainers.captum_methods:ShapleySampling",
+        "random": "xsup.explainers.random:RandomSaliency",
+        "tsr": "xsup.explainers.tsr:TemporalSaliencyRescaling",
     },
     "interpolators": {
         "none": "xsup.interpolators.simple:NoInterpolation",
@@ -73,6 +84,9 @@ BUILTINS: dict[str, dict[str, str]] = {
         "cnn": "xsup.modules.cnn:CNN",
         "cnn_gru": "xsup.modules.cnn_gru:CNNGRU",
         "tcn": "xsup.modules.tcn:TCN",
+        "lstm": "xsup.modules.lstm:LSTM",
+        "input_cell_lstm": "xsup.modules.input_cell_lstm:InputCellLSTM",
+        "transformer": "xsup.modules.transformer:Transformer",
     },
 }
 

@@ -9,7 +9,9 @@ xsup, over several seeds, and writes ``results.md`` (mean ± std tables),
 - ``res``: RES Table 1 and Fig. 2 on :func:`xsup.datasets.load_decoy_digits`;
 - ``sensitivity``: STES Fig. 4, STES over sigma1, sigma2 and alpha;
 - ``perf``: timing ratios (loss overhead per epoch, RES threshold search,
-  ``explain`` throughput and scaling).
+  ``explain`` throughput and scaling);
+- ``ts-saliency``: TSR Table 1 and SGT Table 2 on
+  :func:`xsup.datasets.make_ts_benchmark`.
 
 ``xsup bench NAME`` runs them from the command line.
 """
@@ -31,6 +33,7 @@ BENCHMARKS = {
     "res": "RES Table 1 and Fig. 2 on decoy digits",
     "sensitivity": "STES Fig. 4: STES over sigma1, sigma2 and alpha",
     "perf": "Explanation-loss epoch overhead, RES threshold search, explain throughput",
+    "ts-saliency": "TSR Table 1 and SGT Table 2: time-series saliency methods, with and without TSR",
 }
 
 
@@ -58,7 +61,7 @@ def run_benchmark(
 
     Parameters
     ----------
-    name : {"stes", "res", "sensitivity", "perf"}
+    name : {"stes", "res", "sensitivity", "perf", "ts-saliency"}
         Which benchmark.
     out : str or path-like, optional
         Output folder (created if needed); default ``benchmarks/<name>`` in
@@ -87,7 +90,7 @@ def run_benchmark(
         if not seeds or not valid or len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct non-negative ints; got {seeds!r}.")
     folder = default_out(name, quick) if out is None else Path(out)
-    module = importlib.import_module(f"xsup.bench.{name}")
+    module = importlib.import_module(f"xsup.bench.{name.replace('-', '_')}")
     started = time.perf_counter()
     result: BenchResult = module.run(folder, quick=quick, seeds=seeds)
     elapsed = time.perf_counter() - started

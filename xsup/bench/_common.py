@@ -55,10 +55,12 @@ def format_table(
     first_column: str = "method",
     digits: int = 3,
     scale: float = 1.0,
+    lower_is_better: Sequence[str] = (),
 ) -> str:
     """A markdown table of ``mean ± std`` per method (rows) and metric (columns).
 
-    The best mean of each column is in bold (the highest; ties all bold).
+    The best mean of each column is in bold (the highest, or the lowest for
+    the metrics in ``lower_is_better``; ties all bold).
 
     Parameters
     ----------
@@ -72,6 +74,8 @@ def format_table(
         Decimals shown.
     scale : float, default=1.0
         Factor applied before printing (100 for percentages).
+    lower_is_better : sequence of str, default=()
+        Metrics whose lowest mean is the best.
 
     Returns
     -------
@@ -94,7 +98,8 @@ def format_table(
     for metric in metrics:
         means = [summary[label][metric][0] for label in summary]
         finite = [m for m in means if math.isfinite(m)]
-        best[metric] = max(finite) if finite else math.nan
+        choose = min if metric in lower_is_better else max
+        best[metric] = choose(finite) if finite else math.nan
     lines = [
         "| " + " | ".join([first_column, *metrics]) + " |",
         "|" + "---|" * (len(metrics) + 1),

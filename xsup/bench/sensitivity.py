@@ -13,6 +13,7 @@ import numpy as np
 
 from xsup.bench import stes
 from xsup.bench._common import BenchResult, Progress, format_table, mean_std
+from xsup.plot import plot_sensitivity
 
 __all__ = ["FULL", "METRICS", "QUICK", "SensitivitySettings", "run"]
 
@@ -45,7 +46,7 @@ Sweeps = dict[str, dict[str, dict[str, list[float]]]]
 
 def _draw(sweeps: Sweeps, values: dict[str, tuple[float, ...]],
           baseline: dict[str, list[float]], path: Path) -> None:
-    """One column per hyperparameter, one row per metric; mean ± std as error bars."""
+    """One column per hyperparameter, one row per metric; mean ± std as a band."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -55,17 +56,16 @@ def _draw(sweeps: Sweeps, values: dict[str, tuple[float, ...]],
         for row, metric in enumerate(METRICS):
             ax = axes[row, column]
             stats = [mean_std(sweep[str(value)][metric]) for value in values[name]]
-            ax.errorbar(values[name], [m for m, _ in stats], yerr=[s for _, s in stats],
-                        marker="o", capsize=3, label="STES")
+            curve = (values[name], [m for m, _ in stats], [s for _, s in stats])
+            plot_sensitivity({"STES": curve}, ax=ax, log_x=True,
+                             xlabel=name if row == len(METRICS) - 1 else "",
+                             ylabel=metric if column == 0 else "")
             ax.axhline(mean_std(baseline[metric])[0], color="goldenrod", linestyle="--",
                        label="baseline")
-            ax.set_xscale("log")
-            if row == len(METRICS) - 1:
-                ax.set_xlabel(name)
-            if column == 0:
-                ax.set_ylabel(metric)
             if row == 0 and column == 0:
                 ax.legend(fontsize="small")
+            else:
+                ax.get_legend().remove()
     FigureCanvasAgg(figure)
     figure.savefig(path, format="png", dpi=100)
 
@@ -126,7 +126,7 @@ training as in the `stes` benchmark ({base.n_train} training sequences with
 sequences, {base.epochs} epochs, Grad-CAM on `{base.explainer_layer}`). Seeds:
 {', '.join(map(str, base.seeds))}. Scores on the test sequences: IoU pooled over frames, F1 and
 TSS of the event class; mean ± sample standard deviation over the seeds. The figure draws the
-means with the standard deviations as error bars and the baseline as a dashed line. alpha is the
+means with the standard deviations as shaded bands and the baseline as a dashed line. alpha is the
 tolerance of each frame's mean absolute error, which lies in [0, 1]: alpha = 1 switches the
 explanation term off."""
     return BenchResult(

@@ -20,6 +20,9 @@ class ResidualBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
+        # ReLU modules, one per use, so that DeepLift-style explainers see the nonlinearities.
+        self.relu1 = nn.ReLU()
+        self.relu2 = nn.ReLU()
         self.skip: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.skip = nn.Sequential(
@@ -28,9 +31,9 @@ class ResidualBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.relu1(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return torch.relu(out + self.skip(x))
+        return self.relu2(out + self.skip(x))
 
 
 def conv_encoder(in_channels: int, channels: tuple[int, ...]) -> nn.Sequential:

@@ -1,0 +1,74 @@
+"""The time-series saliency benchmark: data preparation, Diff scores, tables and verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from xsup.bench import ts_saliency
+from xsup.bench._ts_saliency_report import differences, make_notes, make_tables
+
+SETTINGS = replace(ts_saliency.QUICK, datasets=("middle", "rare_time", "rare_feature"),
+                   architectures=("tcn",), table1_datasets=("middle",))
+
+
+def _results(trad: dict[str, float], sal: dict[str, float], tsr: float, plain: float):
+    """Scores of Gradient and Random per data set; Random is 0.1 everywhere."""
+    results = {}
+    for kind in SETTINGS.datasets:
+        for training, values in (("Trad.", trad), ("Sal.", sal)):
+            results[("gaussian", kind, "tcn", training)] = {
+                "Gradient": {m: [values[kind]] for m in ("AUPR", "AUP", "AUR", "AUC")},
+                "Random": {m: [0.1] for m in ("AUPR", "AUP", "AUR", "AUC")},
+            }
+    table1 = results[("gaussian", "middle", "tcn", "Trad.")]
+    table1["Gradient"]["AUPR"] = [plain]
+    table1["TSR + Gradient"] = {"AUPR": [tsr], "AUP": [0.4], "AUR": [0.5], "AUC": [0.6]}
+    return results
+
+
+def test_data_is_scaled_per_cell_on_the_training_set_only():
+    data = ts_saliency._data(SETTINGS, "middle", "gaussian", seed=0)
+    assert data.X.shape == (SETTINGS.n_train, SETTINGS.n_steps, SETTINGS.n_features)
+    assert data.X_test.shape == (SETTINGS.n_test, SETTINGS.n_steps, SETTINGS.n_features)
+    assert data.E_test.shape == data.X_test.shape and data.replacement.shape == data.X.shape[1:]
+    assert np.allclose(data.X.min(axis=0), 0.0) and np.allclose(data.X.max(axis=0), 1.0)
+    assert data.X_test.min() < 0.0 or data.X_test.max() > 1.0  # the test set is not refitted
+    assert set(np.unique(data.y)) == {0, 1} and data.X.dtype == np.float32
+
+
+def test_diff_is_the_method_minus_the_random_control_per_seed():
+    scores = {"Gradient": {"AUP": [0.5, 0.3]}, "Random": {"AUP": [0.2, 0.4]}}
+    key = ("gaussian", "middle", "tcn", "Trad.")
+    assert differences({key: scores}, key, "Gradient", "AUP") == pytest.approx([0.3, -0.1])
+    assert differences({key: {"Gradient": scores["Gradient"]}}, key, "Gradient", "AUP") == []
+
+
+def test_tables_average_diff_over_data_sets_and_mark_the_best():
+    trad = {"middle": 0.3, "rare_time": 0.2, "rare_feature": 0.4}
+    sal = {"middle": 0.5, "rare_time": 0.1, "rare_feature": 0.6}
+    tables = make_tables(_results(trad, sal, tsr=0.6, plain=0.3), {}, SETTINGS)
+    table1 = tables["TSR Table 1: TCN on middle (gaussian process)"]
+    assert "| TSR + Gradient | **0.600 ± 0.000** |" in table1
+    table2 = next(text for head, text in tables.items() if head.startswith("SGT Table 2"))
+    # Trad.: mean of (0.2, 0.1, 0.3) = 0.2; Sal.: mean of (0.4, 0.0, 0.5) = 0.3.
+    assert "| Diff(AUP) | tcn | 0.200 ± 0.000 | 0.300 ± 0.000 |" in table2
+
+
+@pytest.mark.parametrize(("sal_middle", "verdict"), [(0.5, "2 of 3"), (0.25, "1 of 3")])
+def test_notes_count_the_data_sets_where_sgt_raises_diff_aup(sal_middle, verdict):
+    trad = {"middle": 0.3, "rare_time": 0.2, "rare_feature": 0.4}
+    sal = {"middle": sal_middle, "rare_time": 0.1, "rare_feature": 0.6}
+    notes = make_notes(_results(trad, sal, tsr=0.2, plain=0.3), SETTINGS)
+    assert f"raises Diff(AUP) of (TCN, Gradient) on {verdict} interpreted" in notes
+    assert ("holds;" in notes) == (verdict == "2 of 3")
+    assert "0.200 vs 0.300, does NOT hold" in notes
+
+
+def test_table_labels_map_to_explainer_names_and_options():
+    assert ts_saliency._method_options("TSR + Gradient", 0) == ("tsr", {"base": "gradient"})
+    assert ts_saliency._method_options("Random", 3) == ("random", {"random_state": 3})
+    with pytest.raises(KeyError):
+        ts_saliency._method_options("Nope", 0)

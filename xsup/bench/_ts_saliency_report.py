@@ -1,0 +1,226 @@
+"""Tables, figures and verdicts of the time-series saliency benchmark (:mod:`xsup.bench.ts_saliency`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xsup.bench._common import format_table, mean_std
+
+MAPS_NAME = "ts_saliency_maps.png"
+ACCURACY_DROP_NAME = "ts_accuracy_drop.png"
+PRECISION_RECALL_NAME = "ts_precision_recall.png"
+SGT_NAME = "sgt_tcn_gradient.png"
+METRICS = ("AUPR", "AUP", "AUR", "AUC")
+RANDOM = "Random"
+
+#: (process, data set, architecture, training) -> method -> metric -> one value per seed.
+Results = Mapping[tuple[str, str, str, str], Mapping[str, Mapping[str, list[float]]]]
+
+
+def differences(results: Results, key: tuple[str, str, str, str], method: str,
+                metric: str) -> list[float]:
+    """A method's score minus the random control's, per seed, on one model (SGT eq. 7-8).
+
+    Examples
+    --------
+    >>> scores = {"Gradient": {"AUP": [0.5, 0.7]}, "Random": {"AUP": [0.25, 0.5]}}
+    >>> differences({("p", "d", "a", "t"): scores}, ("p", "d", "a", "t"), "Gradient", "AUP")
+    [0.25, 0.19999999999999996]
+    >>> differences({}, ("p", "d", "a", "t"), "Gradient", "AUP")
+    []
+    """
+    scores = results.get(key, {})
+    if method not in scores or RANDOM not in scores:
+        return []
+    return [a - b for a, b in zip(scores[method][metric], scores[RANDOM][metric])]
+
+
+def _mean_over_datasets(results: Results, settings: Any, architecture: str, training: str,
+                        method: str, metric: str) -> tuple[float, float, int]:
+    """Per seed, Diff averaged over the interpreted data sets; then mean and std over seeds."""
+    per_dataset = [differences(results, ("gaussian", kind, architecture, training), method, metric)
+                   for kind in settings.datasets]
+    per_dataset = [values for values in per_dataset if values]
+    if not per_dataset:
+        return math.nan, math.nan, 0
+    n_seeds = min(len(values) for values in per_dataset)
+    per_seed = [float(np.mean([values[s] for values in per_dataset])) for s in range(n_seeds)]
+    mean, std = mean_std(per_seed)
+    return mean, std, len(per_dataset)
+
+
+def _cell(mean: float, std: float, count: int | None = None, total: int | None = None) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    text = f"{mean:.3f} ± {std:.3f}"
+    return text if count is None or count == total else f"{text} ({count}/{total})"
+
+
+def _table2(results: Results, settings: Any) -> str:
+    """SGT Table 2: rows metric x architecture, columns method x training."""
+    from xsup.bench.ts_saliency import TRAININGS
+
+    columns = [f"{method} {training}" for method in settings.methods for training in TRAININGS]
+    lines = ["| metric | architecture | " + " | ".join(columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for metric in ("AUP", "AUR"):
+        for architecture in settings.architectures:
+            cells = [_cell(*_mean_over_datasets(results, settings, architecture, training,
+                                                method, metric), len(settings.datasets))
+                     for method in settings.methods for training in TRAININGS]
+            lines.append(f"| Diff({metric}) | {architecture} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _tcn_gradient(results: Results, settings: Any) -> str:
+    """Per data set: Diff(AUP) and Diff(AUR) of (TCN, Gradient), traditional vs saliency-guided."""
+    lines = ["| data set | k | Diff(AUP) Trad. | Diff(AUP) Sal. | Diff(AUR) Trad. | Diff(AUR) Sal. |",
+             "|---|---|---|---|---|---|"]
+    for kind in settings.datasets:
+        cells = []
+        for metric in ("AUP", "AUR"):
+            for training in ("Trad.", "Sal."):
+                diff = differences(results, ("gaussian", kind, "tcn", training), "Gradient", metric)
+                cells.append(_cell(*mean_std(diff)) if diff else "not interpreted")
+        lines.append(f"| {kind} | {settings.sgt_k[kind]:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _accuracy_table(accuracy: Mapping[tuple[str, str, str, str], Mapping[str, list[float]]],
+                    settings: Any) -> str:
+    """Validation / test accuracy of every model; * marks models below the requirement."""
+    from xsup.bench.ts_saliency import TRAININGS
+
+    keys = sorted({key[:2] for key in accuracy}, key=lambda k: (k[0] != "gaussian", k))
+    columns = [f"{a} {t}" for a in settings.architectures for t in TRAININGS]
+    lines = ["| process | data set | " + " | ".join(columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for process, kind in keys:
+        cells = []
+        for architecture in settings.architectures:
+            for training in TRAININGS:
+                record = accuracy.get((process, kind, architecture, training))
+                if record is None:
+                    cells.append("")
+                    continue
+                valid, test = mean_std(record["valid"])[0], mean_std(record["test"])[0]
+                mark = "" if min(record["valid"]) >= settings.min_accuracy else " *"
+                cells.append(f"{valid:.2f} / {test:.2f}{mark}")
+        lines.append(f"| {process} | {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def make_tables(results: Results, accuracy: Any, settings: Any) -> dict[str, str]:
+    """The markdown tables of ``results.md``, by section heading."""
+    tables = {}
+    for process in settings.table1_processes:
+        for kind in settings.table1_datasets:
+            scores = results.get((process, kind, "tcn", "Trad."))
+            if not scores:
+                continue
+            tables[f"TSR Table 1: TCN on {kind} ({process} process)"] = format_table(
+                {label: {m: [v * (100 if m == "AUC" else 1) for v in values[m]] for m in METRICS}
+                 for label, values in scores.items()},
+                METRICS, lower_is_better=("AUC",))
+    tables["SGT Table 2: Diff(AUP) and Diff(AUR), mean over the data sets (n/N: only n "
+           "models reached the accuracy requirement)"] = _table2(results, settings)
+    tables["SGT: TCN with Gradient per data set (SGT paper Table 10)"] = _tcn_gradient(results,
+                                                                                      settings)
+    tables["Accuracy, validation / test (* = below the requirement, not interpreted)"] = \
+        _accuracy_table(accuracy, settings)
+    return tables
+
+
+def make_notes(results: Results, settings: Any) -> str:
+    """What holds of the papers' claims, computed from the scores."""
+    lines = ["## Claims", ""]
+    for process in settings.table1_processes:
+        for kind in settings.table1_datasets:
+            scores = results.get((process, kind, "tcn", "Trad."), {})
+            if "Gradient" not in scores or "TSR + Gradient" not in scores:
+                lines.append(f"- TSR + Gradient vs Gradient on {kind} ({process}): not measured "
+                             "(model below the accuracy requirement or method not run).")
+                continue
+            plain = mean_std(scores["Gradient"]["AUPR"])[0]
+            tsr = mean_std(scores["TSR + Gradient"]["AUPR"])[0]
+            verdict = "holds" if tsr > plain else "does NOT hold"
+            lines.append(f"- TSR + Gradient AUPR above Gradient's on {kind} ({process}): "
+                         f"{tsr:.3f} vs {plain:.3f}, {verdict} (TSR paper: 0.399 vs 0.331 on "
+                         "Middle, 0.335 vs 0.225 on Moving Middle).")
+    raised, measured = 0, 0
+    for kind in settings.datasets:
+        trad = differences(results, ("gaussian", kind, "tcn", "Trad."), "Gradient", "AUP")
+        sal = differences(results, ("gaussian", kind, "tcn", "Sal."), "Gradient", "AUP")
+        if trad and sal:
+            measured += 1
+            raised += mean_std(sal)[0] > mean_std(trad)[0]
+    if measured:
+        trad_mean = _mean_over_datasets(results, settings, "tcn", "Trad.", "Gradient", "AUP")[0]
+        sal_mean = _mean_over_datasets(results, settings, "tcn", "Sal.", "Gradient", "AUP")[0]
+        target = math.ceil(0.6 * len(settings.datasets))
+        verdict = "holds" if raised >= target else "does NOT hold"
+        lines.append(f"- Saliency-guided training raises Diff(AUP) of (TCN, Gradient) on {raised} "
+                     f"of {measured} interpreted data sets (target: {target} of "
+                     f"{len(settings.datasets)}): {verdict}; mean {trad_mean:.3f} -> "
+                     f"{sal_mean:.3f} (SGT paper Table 2: 0.106 -> 0.168).")
+    return "\n".join(lines)
+
+
+def _draw_sgt(results: Results, settings: Any, path: Path) -> None:
+    """Grouped bars: Diff(AUP) of (TCN, Gradient) per data set, both trainings."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(1.0 + 0.8 * len(settings.datasets), 3.4), layout="constrained")
+    ax = figure.subplots()
+    positions = np.arange(len(settings.datasets))
+    for offset, training in ((-0.2, "Trad."), (0.2, "Sal.")):
+        values = [mean_std(differences(results, ("gaussian", kind, "tcn", training),
+                                       "Gradient", "AUP"))[0] for kind in settings.datasets]
+        ax.bar(positions + offset, values, width=0.4, label=training)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(positions, settings.datasets, rotation=35, ha="right")
+    ax.set_ylabel("Diff(AUP) vs random")
+    ax.set_title("TCN, Gradient: traditional vs saliency-guided training")
+    ax.legend()
+    FigureCanvasAgg(figure).print_png(str(path))
+
+
+def _draw_panels(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+                 plot: Any, path: Path) -> None:
+    """One panel per data set, drawn by ``plot(curves_of_the_data_set, ax=..., title=...)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.0 * len(curves), 3.8), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(curves)))
+    for ax, (kind, by_method) in zip(axes, curves.items()):
+        plot(by_method, ax=ax, title=f"TCN, {kind}")
+    FigureCanvasAgg(figure).print_png(str(path))
+
+
+def draw_figures(out: Path, maps: Mapping[str, Mapping[str, np.ndarray]],
+                 boxes: Mapping[str, np.ndarray],
+                 curves: Mapping[str, Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]],
+                 results: Results, settings: Any) -> list[str]:
+    """Draw TSR Fig. 4/5 (maps), Fig. 6 (accuracy drop), precision-recall curves, SGT bars."""
+    from xsup.plot import plot_accuracy_drop, plot_precision_recall, plot_time_series_saliency
+
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    if maps:
+        plot_time_series_saliency(maps, boxes, path=out / MAPS_NAME)
+        names.append(MAPS_NAME)
+    for key, plot, name in (("accuracy", plot_accuracy_drop, ACCURACY_DROP_NAME),
+                            ("precision_recall", plot_precision_recall, PRECISION_RECALL_NAME)):
+        if curves.get(key):
+            _draw_panels(curves[key], plot, out / name)
+            names.append(name)
+    _draw_sgt(results, settings, out / SGT_NAME)
+    names.append(SGT_NAME)
+    return names
