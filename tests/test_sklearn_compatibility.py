@@ -153,3 +153,15 @@ def test_metadata_routing_requests_E_without_set_fit_request():
     with sklearn.config_context(enable_metadata_routing=True):
         routing = ExplanationSupervisedClassifier().get_metadata_routing()
         assert routing.consumes("fit", ["E"]) == {"E"}
+
+
+def test_set_params_explainer_on_a_fitted_estimator_rebuilds_the_explainer():
+    from xsup.explainers import GradCAM, InputGradient
+
+    X, y, _ = image_task(n=16)
+    clf = ExplanationSupervisedClassifier(module="cnn", max_epochs=1, verbose=0,
+                                          train_split=None).fit(X, y)
+    assert isinstance(clf.explainer_, GradCAM)
+    clf.set_params(explainer="gradient")
+    assert isinstance(clf.explainer_, InputGradient) and clf.explainer == "gradient"
+    assert clf.explain(X).shape == (16, 8, 8)

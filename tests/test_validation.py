@@ -53,7 +53,7 @@ def test_annotations_of_strings_are_a_type_error():
         (np.where(np.arange(X_SEQ.size).reshape(X_SEQ.shape) == 7, np.nan, X_SEQ), ValueError, "X contains NaN"),
         (np.where(np.arange(X_SEQ.size).reshape(X_SEQ.shape) == 7, np.inf, X_SEQ), ValueError, "X contains"),
         (np.ones((12, 2, 3, 4, 5, 6)), ValueError, r"X must have 2 \(tabular \(F,\)\).*got shape \(12, 2, 3, 4, 5, 6\)"),
-        (np.ones(12), ValueError, "Expected 2D array, got 1D array"),
+        (np.ones(12), ValueError, r"X must have 2 .*got shape \(12,\)\. Reshape your data"),
         (np.full((12, 3), "x"), TypeError, "X must hold real numbers"),
         (scipy.sparse.csr_matrix(np.ones((12, 3))), TypeError, "dense data is required"),
         ([[1.0, 2.0], [3.0]] * 6, ValueError, "X must be a rectangular array"),
@@ -94,10 +94,10 @@ def test_loss_that_needs_annotations_without_E():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"sigma1": -1.0}, "sigma1 must be a non-negative number; got -1.0"),
-        ({"sigma2": -0.5}, "sigma2 must be a non-negative number"),
-        ({"alpha": -0.1}, "alpha must be a non-negative number"),
-        ({"alpha": "high"}, "alpha must be a non-negative number; got 'high'"),
+        ({"sigma1": -1.0}, "sigma1 must be a finite non-negative number; got -1.0"),
+        ({"sigma2": -0.5}, "sigma2 must be a finite non-negative number"),
+        ({"alpha": -0.1}, "alpha must be a finite non-negative number"),
+        ({"alpha": "high"}, "alpha must be a finite non-negative number; got 'high'"),
         ({"k": 1.5}, r"k must be a fraction in \[0, 1\]; got 1.5"),
         ({"k": -0.1}, r"k must be a fraction in \[0, 1\]"),
     ],
@@ -170,3 +170,48 @@ def test_explain_with_unknown_method(fitted):
 def test_regressor_with_a_3d_y():
     with pytest.raises(ValueError, match=r"y must have shape \(n_samples,\) or \(n_samples, n_targets\)"):
         ExplanationSupervisedRegressor(max_epochs=1, verbose=0).fit(X_SEQ, np.ones((12, 2, 2)))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"k": 0.0},
+        {"k": 1.0},
+        {"sigma1": 0.0, "alpha": 0},
+        {"batch_size": -1},
+        {"lr": np.float32(0.01)},
+        {"random_state": np.random.RandomState(0)},
+        {"device": "cpu"},
+    ],
+)
+def test_values_at_the_edges_of_the_ranges_are_accepted(params):
+    X = rng.normal(size=(12, 3)).astype(np.float32)
+    model = clf(loss="rrr", **params).fit(X, Y, np.ones((12, 3)))
+    assert model.predict(X).shape == (12,)
+
+
+def test_a_memory_map_of_floats_is_passed_on_without_a_copy(tmp_path):
+    from xsup.validation import check_input
+
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(6, 3))
+    X[:] = 1.0
+    assert check_input(X) is X
+
+
+def test_lengths_are_checked_before_the_values():
+    from xsup.validation import check_consistent_samples
+
+    with pytest.raises(ValueError, match="E has 3 samples but X has 2"):
+        check_consistent_samples(np.ones((2, 4)), y=[0, 1], E=np.ones((3, 4)))
+    with pytest.raises(TypeError, match="y must be array-like with one entry per sample; got 5"):
+        check_consistent_samples(np.ones((2, 4)), y=5)
+
+
+def test_one_target_for_all_samples_or_one_each():
+    from xsup.validation import check_target_per_sample
+
+    assert check_target_per_sample("a", 3).tolist() == ["a", "a", "a"]
+    assert check_target_per_sample([2], 3).tolist() == [2, 2, 2]
+    assert check_target_per_sample([0, 1, 0], 3).tolist() == [0, 1, 0]
+    with pytest.raises(ValueError, match=r"got shape \(1, 3\)"):
+        check_target_per_sample([[0, 1, 0]], 3)

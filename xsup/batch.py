@@ -18,8 +18,8 @@ def annotated_frames(annotation: torch.Tensor, spec: InputSpec) -> torch.Tensor:
 
     A frame is one time step of a sequence, or the whole sample otherwise. It
     is annotated when at least one of its cells is finite and non-zero; an
-    all-NaN or all-zero frame is missing (DESIGN: STES treats empty frames as
-    missing).
+    all-NaN or all-zero frame is missing (following STES, which treats empty
+    frames as missing).
 
     Parameters
     ----------

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from numbers import Real
+import math
+from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
+from scipy.sparse import issparse
 from sklearn.utils import check_array
 
 from xsup.spec import KIND_BY_NDIM, SAMPLE_LAYOUT, InputSpec
 
 __all__ = [
     "check_annotation",
+    "check_consistent_samples",
     "check_hyperparameters",
     "check_input",
     "check_matches_training",
+    "check_param_distributions",
+    "check_target_per_sample",
+    "check_tune_arguments",
 ]
 
 #: Rows checked at a time, so that a memory-mapped array is never read whole.
@@ -25,6 +32,14 @@ CHUNK_ROWS = 4096
 def _expected_ranks() -> str:
     return ", ".join(f"{ndim} ({kind.replace('_', ' ')} {SAMPLE_LAYOUT[kind]})"
                      for ndim, kind in KIND_BY_NDIM.items())
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _all_finite(array: Any, allow_nan: bool = False) -> bool:
@@ -43,8 +58,36 @@ def _all_finite(array: Any, allow_nan: bool = False) -> bool:
     return True
 
 
+def _is_lazy_array(array: Any) -> bool:
+    """A memory map, or an array-like read by rows (``shape``, ``ndim``, ``dtype``, ``__getitem__``).
+
+    Such arrays (``np.memmap``, HDF5 or zarr data sets, user wrappers) are
+    checked chunk by chunk and passed on as they are: they may not fit in memory.
+    """
+    if isinstance(array, np.memmap):
+        return True
+    if isinstance(array, (np.ndarray, torch.Tensor)) or issparse(array):
+        return False
+    return all(hasattr(array, name) for name in ("shape", "ndim", "dtype", "__getitem__", "__len__"))
+
+
+def _complex_error(dtype: Any) -> ValueError:
+    # "Complex data not supported" is the phrase scikit-learn's estimator checks look for.
+    return ValueError(f"X must hold real numbers; Complex data not supported (got dtype {dtype}).")
+
+
+def _rank_error(shape: tuple[int, ...]) -> ValueError:
+    message = f"X must have {_expected_ranks()} dimensions; got shape {shape}."
+    if len(shape) < 2:
+        message += (
+            " Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) "
+            "for a single sample."
+        )
+    return ValueError(message)
+
+
 def check_input(X: Any) -> Any:
-    """Check ``X``: dense numbers with 2 to 5 dimensions, at least one sample, all finite.
+    """Check ``X``: dense real numbers with 2 to 5 dimensions, at least one sample, all finite.
 
     Numpy and memory-mapped float arrays and torch tensors are returned as
     they are (never copied whole); lists and integer arrays become float32
@@ -55,53 +98,111 @@ def check_input(X: Any) -> Any:
     TypeError
         Sparse matrices, strings or other non-numeric values.
     ValueError
-        Wrong number of dimensions, no samples, NaN or infinity.
+        Complex numbers, a ragged sequence, the wrong number of dimensions,
+        no samples, NaN or infinity.
+
+    Examples
+    --------
+    >>> check_input([[1, 2], [3, 4]]).dtype
+    dtype('float32')
+    >>> check_input([1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: X must have 2 (tabular (F,)), 3 (time series (T, F)), 4 (images (C, H, W)), 5 (raster sequences (T, C, H, W)) dimensions; got shape (2,). Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) for a single sample.
     """
     if isinstance(X, torch.Tensor):
+        if X.dtype.is_complex:
+            raise _complex_error(X.dtype)
         if not (X.dtype.is_floating_point or X.dtype in (torch.int32, torch.int64, torch.bool)):
             raise TypeError(f"X must hold real numbers; got a tensor of dtype {X.dtype}.")
         if X.ndim not in KIND_BY_NDIM:
-            raise ValueError(
-                f"X must have {_expected_ranks()} dimensions; got shape {tuple(X.shape)}."
-            )
+            raise _rank_error(tuple(X.shape))
         _check_not_empty(tuple(X.shape))
         if not X.dtype.is_floating_point:
             X = X.float()
         if not _all_finite(X):
             raise ValueError("Input X contains NaN or infinity; X must be finite.")
         return X
-    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.ndim in KIND_BY_NDIM:
-        _check_not_empty(X.shape)
+    if (
+        (isinstance(X, np.ndarray) or _is_lazy_array(X))
+        and np.dtype(X.dtype).kind == "f" and X.ndim in KIND_BY_NDIM
+    ):
+        _check_not_empty(tuple(X.shape))
         if not _all_finite(X):
             raise ValueError("Input X contains NaN or infinity; X must be finite.")
         return X
+    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
+        raise _complex_error(X.dtype)
     try:
         X = check_array(
-            X, allow_nd=True, dtype=[np.float32, np.float64], ensure_all_finite=True,
-            input_name="X",
+            X, allow_nd=True, ensure_2d=False, dtype=[np.float32, np.float64],
+            ensure_all_finite=True, ensure_min_samples=0, ensure_min_features=0, input_name="X",
         )
+    except TypeError as error:
+        if "Sparse" in str(error) or "sparse" in str(error):
+            raise
+        raise TypeError(f"X must hold real numbers; got non-numeric values ({error}).") from error
     except ValueError as error:
         if "inhomogeneous" in str(error) or "setting an array element" in str(error):
             raise ValueError(
                 "X must be a rectangular array; got a ragged sequence whose samples differ in shape."
             ) from error
+        if "Complex data" in str(error):
+            raise _complex_error("complex") from error
         if "could not convert" in str(error) or "dtype='numeric'" in str(error):
             raise TypeError(f"X must hold real numbers; got non-numeric values ({error}).") from error
         raise
     if X.ndim not in KIND_BY_NDIM:
-        raise ValueError(f"X must have {_expected_ranks()} dimensions; got shape {X.shape}.")
+        raise _rank_error(X.shape)
     _check_not_empty(X.shape)
     return X
 
 
 def _check_not_empty(shape: tuple[int, ...]) -> None:
+    # The "Found array with ..." sentences are those of scikit-learn's check_array.
     if shape[0] == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required.")
+        raise ValueError(
+            f"X must have at least 1 sample: Found array with 0 sample(s) (shape={shape}) "
+            "while a minimum of 1 is required."
+        )
     if 0 in shape[1:]:
         raise ValueError(
-            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required: "
-            "every sample axis of X must be non-empty."
+            f"X must have at least 1 value on every sample axis: Found array with 0 feature(s) "
+            f"(shape={shape}) while a minimum of 1 is required."
         )
+
+
+def _n_samples(name: str, value: Any) -> int:
+    if not hasattr(value, "shape") and hasattr(value, "__array__"):
+        value = np.asarray(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    if shape is None and hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+        return len(value)
+    raise TypeError(f"{name} must be array-like with one entry per sample; got {value!r}.")
+
+
+def check_consistent_samples(X: Any, **arrays: Any) -> None:
+    """Check that every array in ``arrays`` (None skipped) has as many samples as ``X``.
+
+    Examples
+    --------
+    >>> check_consistent_samples([[0.0], [1.0]], y=[0, 1, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: y has 3 samples but X has 2: X and y have inconsistent numbers of samples.
+    """
+    n_samples = _n_samples("X", X)
+    for name, array in arrays.items():
+        if array is None:
+            continue
+        count = _n_samples(name, array)
+        if count != n_samples:
+            raise ValueError(
+                f"{name} has {count} samples but X has {n_samples}: X and {name} have "
+                "inconsistent numbers of samples."
+            )
 
 
 def check_matches_training(X: Any, estimator: Any) -> None:
@@ -121,10 +222,11 @@ def check_matches_training(X: Any, estimator: Any) -> None:
 
 
 def check_annotation(E: Any, X: Any, spec: InputSpec) -> Any:
-    """Check annotations against ``X``: shape, numbers, values in [-1, 1] or NaN.
+    """Check annotations against ``X``: shape, real numbers, values in [-1, 1] or NaN.
 
-    Booleans and integers become float32; float arrays, memory maps and tensors
-    are returned as they are.
+    Booleans and integers become float32 (memory maps and other lazily read
+    arrays keep their dtype: batches are converted as they are read); float
+    arrays, memory maps and tensors are returned as they are.
 
     Returns
     -------
@@ -135,19 +237,25 @@ def check_annotation(E: Any, X: Any, spec: InputSpec) -> Any:
         return None
     expected = (X.shape[0],) + spec.annotation_shape
     if isinstance(E, torch.Tensor):
+        if E.dtype.is_complex:
+            raise TypeError(
+                f"E must hold real numbers in [-1, 1] (or NaN for missing); got dtype {E.dtype}."
+            )
         if E.dtype == torch.bool or not E.dtype.is_floating_point:
             E = E.float()
     else:
-        if not isinstance(E, np.ndarray):
+        lazy = _is_lazy_array(E)
+        if not isinstance(E, np.ndarray) and not lazy:
             try:
                 E = np.asarray(E)
             except ValueError as error:
                 raise ValueError(
                     f"E must be a rectangular array of shape {expected}; got a ragged sequence."
                 ) from error
-        if E.dtype.kind == "b" or E.dtype.kind in "iu":
+        kind = np.dtype(E.dtype).kind
+        if kind in "biu" and not lazy:  # a memory map is converted batch by batch instead
             E = E.astype(np.float32)
-        elif E.dtype.kind != "f":
+        elif kind not in "biuf":
             raise TypeError(
                 f"E must hold numbers in [-1, 1] (or NaN for missing); got dtype {E.dtype}."
             )
@@ -179,11 +287,110 @@ def _annotation_unit(spec: InputSpec) -> str:
 
 
 def check_hyperparameters(estimator: Any) -> None:
-    """Check the shared explanation hyperparameters of an estimator."""
+    """Check the explanation and training hyperparameters of an estimator.
+
+    ``sigma1``, ``sigma2`` and ``alpha`` finite and non-negative; ``k`` in
+    [0, 1] (0 masks nothing); ``lr`` positive; ``batch_size`` a positive
+    Python int or -1 (skorch: the whole data set); ``max_epochs`` a non-negative int;
+    ``random_state`` None, an int in [0, 2**32 - 1] or a numpy RandomState;
+    ``device`` a device torch knows (CUDA only where it is available).
+    Parameters the estimator lacks are skipped.
+    """
     for name in ("sigma1", "sigma2", "alpha"):
-        value = getattr(estimator, name)
-        if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-            raise ValueError(f"{name} must be a non-negative number; got {value!r}.")
-    k = estimator.k
-    if isinstance(k, bool) or not isinstance(k, Real) or not 0 <= k <= 1:
+        value = getattr(estimator, name, 0.0)
+        if not (_is_real(value) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite non-negative number; got {value!r}.")
+    k = getattr(estimator, "k", 0.5)
+    if not (_is_real(k) and 0 <= k <= 1):
         raise ValueError(f"k must be a fraction in [0, 1]; got {k!r}.")
+    lr = getattr(estimator, "lr", 1.0)
+    if not (_is_real(lr) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number; got {lr!r}.")
+    batch_size = getattr(estimator, "batch_size", 1)
+    if not (_is_int(batch_size) and (batch_size >= 1 or batch_size == -1)):
+        raise ValueError(
+            f"batch_size must be a positive int, or -1 for the whole data set; got {batch_size!r}."
+        )
+    if not isinstance(batch_size, int):  # torch's samplers take Python ints only
+        raise ValueError(
+            f"batch_size must be a Python int (torch's DataLoader refuses numpy integers); got "
+            f"{batch_size!r}: pass int(batch_size)."
+        )
+    max_epochs = getattr(estimator, "max_epochs", 0)
+    if not (_is_int(max_epochs) and max_epochs >= 0):
+        raise ValueError(f"max_epochs must be a non-negative int; got {max_epochs!r}.")
+    random_state = getattr(estimator, "random_state", None)
+    if not (
+        random_state is None
+        or isinstance(random_state, np.random.RandomState)
+        or (_is_int(random_state) and 0 <= random_state < 2**32)
+    ):
+        raise ValueError(
+            "random_state must be None, an int in [0, 2**32 - 1] or a numpy RandomState; "
+            f"got {random_state!r}."
+        )
+    _check_device(getattr(estimator, "device", None))
+
+
+def _check_device(device: Any) -> None:
+    if device is None:  # skorch: leave the module where it is
+        return
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(
+            "device must be 'auto', 'cpu', 'cuda', 'cuda:N', another device torch knows, "
+            f"or a torch.device; got {device!r}."
+        ) from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available here; use device='auto' (CUDA when "
+            "present) or 'cpu'."
+        )
+
+
+def check_target_per_sample(target: Any, n_samples: int) -> np.ndarray:
+    """``target`` (one value, or one per sample) as an array of ``n_samples`` values.
+
+    Examples
+    --------
+    >>> check_target_per_sample(1, 3)
+    array([1, 1, 1])
+    >>> check_target_per_sample([0, 1], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: target must be one value for all samples or one per sample (3); got shape (2,).
+    """
+    values = np.asarray(target)
+    if values.ndim > 1 or (values.ndim == 1 and len(values) not in (1, n_samples)):
+        raise ValueError(
+            f"target must be one value for all samples or one per sample ({n_samples}); "
+            f"got shape {values.shape}."
+        )
+    return np.broadcast_to(values.reshape(-1) if values.ndim else values, (n_samples,))
+
+
+def check_param_distributions(space: Any, name: str = "param_distributions") -> None:
+    """Check a search space: a mapping from parameter names (str) to distributions."""
+    if not isinstance(space, Mapping):
+        raise TypeError(
+            f"{name} must be a dict mapping parameter names to Optuna distributions; got "
+            f"{type(space).__name__}."
+        )
+    bad = [key for key in space if not isinstance(key, str)]
+    if bad:
+        raise TypeError(f"{name} must have parameter names (str) as keys; got {bad!r}.")
+
+
+def check_tune_arguments(X: Any, y: Any, E: Any, param_distributions: Any, cv: Any) -> None:
+    """Checks of :func:`xsup.tuning.tune` made before any study is created.
+
+    ``X``, ``y`` and ``E`` must have as many samples (folds slice them with the
+    same indices), ``param_distributions`` be None or a mapping, and an int
+    ``cv`` at least 2.
+    """
+    check_consistent_samples(X, y=y, E=E)
+    if param_distributions is not None:
+        check_param_distributions(param_distributions)
+    if _is_int(cv) and cv < 2:
+        raise ValueError(f"cv must be at least 2 folds (or a CV splitter); got {cv!r}.")

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from xsup.cli._arguments import UsageError, non_negative_int, positive_int
+from xsup.cli._config import check_config, read_config
 
-__all__ = ["DemoSettings", "add_parser", "run"]
+__all__ = ["DemoSettings", "add_parser", "model_settings", "run"]
 
 FIGURE_NAME = "demo_saliency.png"
 
@@ -42,7 +43,7 @@ MODELS = (("unsupervised", "none"), ("supervised", "gradia"))
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """Declare ``xsup demo [--out DIR] [--epochs N] [--seed S] [--quick]``."""
+    """Declare ``xsup demo [--out DIR] [--epochs N] [--seed S] [--quick] [--config FILE]``."""
     parser = commands.add_parser(
         "demo",
         help="train a model with and without explanation supervision and compare them",
@@ -67,6 +68,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--quick", action="store_true",
         help=f"a few seconds: {QUICK.n_samples} sequences instead of {FULL.n_samples}",
     )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="JSON (or YAML, with PyYAML) file of estimator parameters for both models, e.g. "
+        '{"lr": 0.003, "sigma1": 5}; its "loss" replaces gradia in the supervised model; '
+        "--epochs wins over its max_epochs",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -80,18 +87,44 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"--out {str(out)!r} exists and is not a directory")
 
 
-def _train(
-    loss: str, X: Any, y: Any, E: Any, settings: DemoSettings, epochs: int, seed: int
-) -> Any:
+def model_settings(
+    settings: DemoSettings, seed: int, config: dict[str, Any], config_path: Path | None
+) -> dict[str, dict[str, Any]]:
+    """Estimator parameters of the unsupervised and the supervised model, checked.
+
+    The demo's settings, overridden by the ``--config`` file (whose ``loss``
+    goes to the supervised model only; the unsupervised one keeps ``"none"``).
+    """
+    from xsup import ExplanationSupervisedClassifier
+
+    base = {
+        "module": "cnn_gru", "explainer": "gradcam", "sigma1": settings.sigma1,
+        "max_epochs": settings.epochs, "lr": settings.lr, "batch_size": settings.batch_size,
+        "train_split": None, "random_state": seed, "verbose": 0,
+    }
+    params = {}
+    for label, loss in MODELS:
+        if loss == "none":  # the loss and its options are the supervised model's
+            wanted = {k: v for k, v in config.items() if not k.startswith("loss__")}
+            wanted["loss"] = "none"
+        else:
+            wanted = {**config, "loss": config.get("loss", loss)}
+        model = check_config(wanted, ExplanationSupervisedClassifier, base, config_path)
+        params[label] = model.get_params(deep=False)
+    return params
+
+
+def _train(params: dict[str, Any], X: Any, y: Any, E: Any) -> Any:
     from xsup import ExplanationSupervisedClassifier
     from xsup.cli._progress import EpochProgress
 
-    model = ExplanationSupervisedClassifier(
-        module="cnn_gru", loss=loss, explainer="gradcam", sigma1=settings.sigma1,
-        max_epochs=epochs, lr=settings.lr, batch_size=settings.batch_size, train_split=None,
-        random_state=seed, verbose=0, callbacks=[("progress", EpochProgress())],
-    )
-    return model.fit(X, y, E)
+    model = ExplanationSupervisedClassifier(**{
+        **params, "callbacks": [("progress", EpochProgress())],
+    })
+    try:
+        return model.fit(X, y, E)
+    except ValueError as error:  # a parameter that only the data can refuse
+        raise UsageError(f"training with loss={params['loss']!r} failed: {error}") from None
 
 
 def _scores(model: Any, X: Any, y: Any, E: Any) -> tuple[dict[str, float], Any]:
@@ -125,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo: data, two trainings, evaluation table, figure."""
     started = time.perf_counter()
     settings = QUICK if args.quick else FULL
-    epochs = args.epochs or settings.epochs
+    config = read_config(args.config) if args.config is not None else {}
+    if args.epochs is not None:
+        config = {**config, "max_epochs": args.epochs}
+    params = model_settings(settings, args.seed, config, args.config)
     out: Path = args.out
     _check_out(out)
     total = 5
@@ -148,11 +184,13 @@ def run(args: argparse.Namespace) -> int:
 
     rows: dict[str, dict[str, float]] = {}
     maps: dict[str, Any] = {}
-    for step, (name, loss) in enumerate(MODELS, start=2):
-        weight = "" if loss == "none" else f", sigma1={settings.sigma1:g}"
-        _stage(step, total, f"training the {name} model: cnn_gru, loss={loss!r}{weight}, "
-               f"explainer='gradcam', {epochs} epochs")
-        model = _train(loss, X_train, y_train, E_train, settings, epochs, args.seed)
+    for step, (name, _) in enumerate(MODELS, start=2):
+        chosen = params[name]
+        loss = chosen["loss"]
+        weight = "" if loss == "none" else f", sigma1={chosen['sigma1']:g}"
+        _stage(step, total, f"training the {name} model: {chosen['module']}, loss={loss!r}"
+               f"{weight}, explainer={chosen['explainer']!r}, {chosen['max_epochs']} epochs")
+        model = _train(chosen, X_train, y_train, E_train)
         label = f"{name} ({loss})"
         rows[label], maps[label] = _scores(model, X_test, y_test, E_test)
 

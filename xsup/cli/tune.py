@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from xsup.cli._arguments import UsageError, positive_int
+from xsup.cli._config import check_config, read_config
 
 __all__ = ["DATASETS", "add_parser", "load_data", "run"]
 
@@ -16,7 +17,7 @@ DATASETS = {"events": (240, 60), "digits": (0, 0), "ts": (400, 80)}
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """Declare ``xsup tune [--data NAME | --npz FILE] [--loss L] [--trials N] ...``."""
+    """Declare ``xsup tune [--data NAME | --npz FILE] [--loss L] [--config FILE] ...``."""
     parser = commands.add_parser(
         "tune",
         help="search a loss's hyperparameters (sigma1, sigma2, alpha, k, ...) with Optuna",
@@ -33,7 +34,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "benchmark (default: events)",
     )
     source.add_argument("--npz", type=Path, help=".npz file with arrays X, y and optionally E")
-    parser.add_argument("--loss", default="res", help="loss plugin (default: res)")
+    parser.add_argument("--loss", default=None,
+                        help="loss plugin (default: the --config file's loss, else res)")
     parser.add_argument("--trials", type=positive_int, default=20,
                         help="target number of finished trials in the study (default: 20)")
     parser.add_argument("--epochs", type=positive_int, default=None,
@@ -45,6 +47,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None, help="folder for the study's plots")
     parser.add_argument("--quick", action="store_true",
                         help="small data and few epochs, for a quick check")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="JSON (or YAML, with PyYAML) file of estimator parameters, e.g. "
+                        '{"lr": 0.003, "loss__gamma": 5}; command-line options win over it')
     parser.set_defaults(run=run)
     return parser
 
@@ -59,15 +64,7 @@ def load_data(name: str | None, npz: Path | None, *, quick: bool, seed: int) -> 
     import numpy as np
 
     if npz is not None:
-        try:
-            with np.load(npz, allow_pickle=False) as archive:
-                missing = [key for key in ("X", "y") if key not in archive]
-                if missing:
-                    raise UsageError(f"--npz {npz}: missing array(s) {', '.join(missing)}; "
-                                     f"found {', '.join(archive.files) or 'none'}.")
-                return archive["X"], archive["y"], archive["E"] if "E" in archive else None
-        except ValueError as error:
-            raise UsageError(f"--npz {npz}: not a readable .npz file ({error}).") from None
+        return _read_npz(npz)
     from xsup import datasets
 
     size = DATASETS[name][1 if quick else 0]
@@ -83,6 +80,50 @@ def load_data(name: str | None, npz: Path | None, *, quick: bool, seed: int) -> 
                                                  **({"train_size": 150} if quick else {}))
         return X, y, E
     return X, y, np.where(E > 0, 1.0, np.where(np.isnan(E), np.nan, -1.0)).astype("float32")
+
+
+def _read_npz(npz: Path) -> tuple[Any, Any, Any]:
+    """``X``, ``y`` and ``E`` (None when absent) of a .npz file; pickled objects are refused."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        archive = np.load(npz, allow_pickle=False)
+    except OSError as error:
+        reason = error.strerror or error
+        raise UsageError(f"--npz {npz}: cannot read the file ({reason}).") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        if "pickle" in str(error):  # anything but .npy/.npz is taken for a pickle by numpy
+            raise UsageError(f"--npz {npz}: not a .npz archive (files that would need "
+                             "unpickling are refused).") from None
+        raise UsageError(f"--npz {npz}: not a readable .npz file ({error}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UsageError(f"--npz {npz}: expected a .npz archive of arrays named X, y (and E); "
+                         f"got a single array of shape {archive.shape}.")
+    with archive:
+        missing = [key for key in ("X", "y") if key not in archive]
+        if missing:
+            raise UsageError(f"--npz {npz}: missing array(s) {', '.join(missing)}; "
+                             f"found {', '.join(archive.files) or 'none'}.")
+        try:
+            return archive["X"], archive["y"], archive["E"] if "E" in archive else None
+        except (ValueError, OSError, zipfile.BadZipFile) as error:
+            raise UsageError(f"--npz {npz}: not a readable .npz file ({error}).") from None
+
+
+def _check_data(X: Any, y: Any, E: Any, source: str) -> None:
+    """The checks ``fit`` makes on X, y and E, run once before the study starts."""
+    from xsup.spec import KIND_BY_NDIM, InputSpec
+    from xsup.validation import check_annotation, check_consistent_samples, check_input
+
+    try:
+        X = check_input(X)
+        check_consistent_samples(X, y=y, E=E)
+        spec = InputSpec(KIND_BY_NDIM[X.ndim], tuple(X.shape[1:]), n_outputs=2)
+        check_annotation(E, X, spec)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"{source}: {error}") from None
 
 
 def _write_plots(study: Any, out: Path) -> list[Path]:
@@ -122,19 +163,26 @@ def run(args: argparse.Namespace) -> int:
 
     from xsup import ExplanationSupervisedClassifier, plugins
 
-    if args.loss not in plugins.available("losses"):
-        names = ", ".join(plugins.available("losses"))
-        raise UsageError(f"--loss {args.loss!r}: expected one of {names}.")
+    config = read_config(args.config) if args.config is not None else {}
+    loss = args.loss if args.loss is not None else config.get("loss", "res")
+    try:
+        plugins.get("losses", loss)
+    except (ValueError, ImportError) as error:  # unknown name (with hints), or a broken plugin
+        where = "--loss" if args.loss is not None else f"--config {args.config}: loss"
+        raise UsageError(f"{where} {loss!r}: {error}") from None
     X, y, E = load_data(None if args.npz else args.data, args.npz, quick=args.quick, seed=args.seed)
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 10)
-    extra = {}
-    if args.loss == "res" and getattr(X, "ndim", 0) < 4:  # its Gaussian imputation needs 2-D maps
-        extra["loss__imputation"] = "none"
-    net = ExplanationSupervisedClassifier(
-        loss=args.loss, max_epochs=epochs, train_split=None, verbose=0, random_state=args.seed,
-        **extra,
-    )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _check_data(X, y, E, f"--npz {args.npz}" if args.npz else f"--data {args.data}")
+    base: dict[str, Any] = {
+        "loss": loss, "max_epochs": 2 if args.quick else 10, "train_split": None, "verbose": 0,
+        "random_state": args.seed,
+    }
+    if loss == "res" and getattr(X, "ndim", 0) < 4:  # its Gaussian imputation needs 2-D maps
+        base["loss__imputation"] = "none"
+    config = {**config, "loss": loss}
+    if args.epochs is not None:
+        config["max_epochs"] = args.epochs
+    net = check_config(config, ExplanationSupervisedClassifier, base, args.config)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported below
     try:
         study = tune(net, X, y, E, n_trials=args.trials, cv=args.cv, storage=args.storage,
                      study_name=args.study_name, random_state=args.seed)

@@ -9,11 +9,12 @@ import torch
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import column_or_1d
 from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 
 from xsup.estimators._base import ExplanationSupervisedNet
+from xsup.validation import check_consistent_samples, check_target_per_sample
 
 
 def _encoded_accuracy(net: ExplanationSupervisedClassifier, X: Any, y: Any) -> float:
@@ -145,13 +146,21 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        check_classification_targets(y)
+        check_consistent_samples(X, y=y)
+        try:
+            check_classification_targets(y)
+        except ValueError as error:
+            raise ValueError(
+                f"y must hold class labels ({error}); for continuous targets use "
+                "ExplanationSupervisedRegressor."
+            ) from None
         if reset:
             labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
             if len(labels) < 2:
+                source = "y" if classes is None else "classes"
                 raise ValueError(
-                    f"y has a single class ({labels[0]!r}); a classifier needs at least 2 classes."
+                    f"{source} has a single class ({labels[0]!r}); a classifier needs at least "
+                    "2 classes."
                 )
             self.classes_ = labels
         unseen = np.setdiff1d(y, self.classes_)
@@ -170,7 +179,7 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
     def _explained_target(self, X: Any, target: Any) -> np.ndarray:
         if target is None:
             return self.forward_outputs(X).argmax(axis=1)
-        labels = np.broadcast_to(np.asarray(target), (len(X),))
+        labels = check_target_per_sample(target, len(X))
         unknown = np.setdiff1d(labels, self.classes_)
         if unknown.size:
             raise ValueError(
@@ -182,6 +191,11 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         """Class probabilities, ``(N, n_classes)``, columns ordered as ``classes_``."""
         X = self._check_predict_input(X)
         return torch.softmax(torch.as_tensor(self.forward_outputs(X)), dim=1).numpy()
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y`` (scikit-learn's ``score``)."""
+        check_consistent_samples(X, y=y)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels, ``(N,)``."""

@@ -49,7 +49,13 @@ class PluginComponentsMixin:
         return self
 
     def initialize_criterion(self) -> Any:
-        """Build the prediction criterion and the loss, interpolator and explainer plugins."""
+        """Build the prediction criterion and the loss, interpolator and explainer plugins.
+
+        Set here, ``loss_`` and ``interpolator_`` (torch modules) are registered as
+        skorch criteria: their parameters join the optimizer, they move with
+        ``device``, and ``save_params``/``load_params`` take ``f_loss`` and
+        ``f_interpolator`` (which :class:`xsup.callbacks.Checkpoint` saves by default).
+        """
         super().initialize_criterion()
         self.loss_ = self._build_plugin("losses", self.loss, "loss")
         self.interpolator_ = self._build_plugin("interpolators", self.interpolator, "interpolator")
@@ -101,8 +107,10 @@ class PluginComponentsMixin:
         return self._build_plugin("explainers", value, "explainer", kwargs)
 
     def set_params(self, **kwargs: Any) -> Any:
-        """Set parameters; ``explainer__*`` options rebuild the explainer of a fitted net."""
-        explainer_params = {k: v for k, v in kwargs.items() if k.startswith("explainer__")}
+        """Set parameters; ``explainer`` and ``explainer__*`` rebuild the explainer of a fitted net."""
+        explainer_params = {
+            k: v for k, v in kwargs.items() if k == "explainer" or k.startswith("explainer__")
+        }
         deferred = {k: v for k, v in kwargs.items() if k == "callbacks"}
         if any(k.startswith("callbacks__") for k in kwargs):
             deferred = {}  # skorch must initialise the new callbacks to set their options

@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_array, check_consistent_length
+from sklearn.utils.validation import check_array
 from skorch.dataset import ValidSplit
 
 from xsup.estimators._base import ExplanationSupervisedNet
+from xsup.validation import check_consistent_samples, check_target_per_sample
 
 
 class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
@@ -83,12 +84,15 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        y = check_array(
-            y, ensure_2d=False, allow_nd=True, dtype=[np.float32, np.float64], input_name="y"
-        )
+        check_consistent_samples(X, y=y)
+        try:
+            y = check_array(
+                y, ensure_2d=False, allow_nd=True, dtype=[np.float32, np.float64], input_name="y"
+            )
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"y must hold finite real numbers; {error}") from None
         if y.ndim > 2:
             raise ValueError(f"y must have shape (n_samples,) or (n_samples, n_targets); got {y.shape}.")
-        check_consistent_length(X, y)
         if reset:
             self.n_targets_ = 1 if y.ndim == 1 else y.shape[1]
             self.single_target_ = y.ndim == 1
@@ -103,12 +107,17 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
         return torch.zeros(len(y), dtype=torch.long, device=y.device)
 
     def _explained_target(self, X: Any, target: Any) -> np.ndarray:
-        columns = np.broadcast_to(np.asarray(0 if target is None else target), (len(X),))
+        columns = check_target_per_sample(0 if target is None else target, len(X))
         if not np.issubdtype(columns.dtype, np.integer) or columns.min() < 0 or columns.max() >= self.n_targets_:
             raise ValueError(
                 f"target must be output column indices in [0, {self.n_targets_ - 1}]; got {target!r}."
             )
         return columns.astype(np.int64)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R^2 of ``predict(X)`` against ``y`` (scikit-learn's ``score``)."""
+        check_consistent_samples(X, y=y)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets: ``(N,)`` when fitted on a 1-D y, else ``(N, n_targets)``."""

@@ -25,14 +25,33 @@ def _as_array(array: Any, name: str) -> np.ndarray:
     """A numpy view of an array, memory map, torch tensor or nested list (no copy if possible)."""
     if hasattr(array, "detach") and hasattr(array, "cpu"):  # torch.Tensor, without importing torch
         array = array.detach().cpu().numpy()
-    array = np.asarray(array)
+    try:
+        array = np.asarray(array)
+    except ValueError as error:
+        raise ValueError(
+            f"{name} must be a rectangular array; got a ragged sequence ({error})."
+        ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.")
     return array
 
 
+def _check_annotation_values(E: np.ndarray) -> None:
+    """E in [-1, 1] or NaN, read a chunk of samples at a time."""
+    for start in range(0, len(E), CHUNK_SAMPLES):
+        e = np.asarray(E[start : start + CHUNK_SAMPLES], dtype=np.float64)
+        if np.isinf(e).any():
+            raise ValueError("E contains infinity; use NaN to mark missing annotations.")
+        low, high = np.nanmin(e, initial=0.0), np.nanmax(e, initial=0.0)
+        if low < -1 or high > 1:
+            raise ValueError(
+                "E must lie in [-1, 1] (1 should matter, -1 should not, 0 unknown, NaN missing); "
+                f"got values from {low:g} to {high:g}."
+            )
+
+
 def _matching_maps(S: Any, E: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Saliency maps and annotations as arrays, checked to have the same shape."""
+    """Saliency maps and annotations as arrays: same shape, some samples, E in [-1, 1] or NaN."""
     S = _as_array(S, "S")
     E = _as_array(E, "E")
     if S.shape != E.shape:
@@ -40,6 +59,9 @@ def _matching_maps(S: Any, E: Any) -> tuple[np.ndarray, np.ndarray]:
             f"S has shape {S.shape} but E has shape {E.shape}; saliency maps S and "
             "annotations E must have the same shape."
         )
+    if S.ndim and S.shape[0] == 0:
+        raise ValueError(f"S and E must hold at least 1 sample; got shape {S.shape}.")
+    _check_annotation_values(E)
     return S, E
 
 

@@ -136,6 +136,8 @@ def check_saliency_for_input(S: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
             f"X must have 2 to 5 dimensions (tabular, time series, images, raster "
             f"sequences); got shape {X.shape}."
         )
+    if len(X) == 0:
+        raise ValueError(f"X must hold at least 1 sample; got shape {X.shape}.")
     expected = (len(X),) + annotation_shape(KIND_BY_NDIM[X.ndim], tuple(X.shape[1:]))
     if S.shape != expected:
         raise ValueError(

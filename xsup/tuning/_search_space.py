@@ -9,6 +9,7 @@ from sklearn.pipeline import Pipeline
 
 from xsup import plugins
 from xsup.base import Plugin
+from xsup.validation import check_param_distributions
 
 __all__ = ["SHARED_NAMES", "as_grid", "search_space"]
 
@@ -153,6 +154,7 @@ def as_grid(space: dict[str, Any], n: int = 3) -> dict[str, list[Any]]:
     >>> as_grid({"sigma1": FloatDistribution(0.01, 100.0, log=True)}, n=3)
     {'sigma1': [0.01, 1.0, 100.0]}
     """
+    check_param_distributions(space, name="space")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2; got {n!r}.")
     return {name: _values(name, distribution, int(n)) for name, distribution in space.items()}
