@@ -90,3 +90,27 @@ def test_brute_force_rejects_bad_shapes():
         brute_force_threshold(np.zeros((2, 2)), np.zeros((2, 2), bool), np.zeros((2, 2), bool))
     with pytest.raises(ValueError, match="positive and negative must have shape"):
         brute_force_threshold(np.zeros(3), np.zeros(2, bool), np.zeros(3, bool))
+
+
+def test_memory_ratio_and_tsr_rows(quick_run):
+    _, payload, markdown = quick_run
+    memory = payload["memory"]
+    small, large = memory["runs"]
+    assert large["n"] == 10 * small["n"]
+    assert large["data_bytes"] > 9 * small["data_bytes"]
+    assert _positive_finite(memory["ratio"]) and memory["copy_ratio"] > memory["ratio"]
+    assert all(run["peak_rss_bytes"] >= run["rss_after_imports"] > 0 for run in memory["runs"])
+    assert "**ratio 10 N / N**" in markdown
+    tsr = payload["tsr"]
+    assert _positive_finite(tsr["speedup"]) and tsr["max_abs_difference"] < 1e-4
+    assert "TSR: batched against the loop" in markdown
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU wording")
+def test_gpu_columns_say_cpu_without_cuda(quick_run):
+    from xsup.bench._perf_memory import gpu_utilisation
+
+    _, payload, markdown = quick_run
+    assert gpu_utilisation() is None
+    assert payload["epochs"]["baseline_gpu"] is None
+    assert "| GPU utilisation |" in markdown and "n/a (CPU)" in markdown

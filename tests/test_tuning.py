@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import optuna
 import pytest
 import sklearn
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna_integration import OptunaSearchCV
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -231,7 +233,9 @@ _WORKER = textwrap.dedent(
     def slow(estimator, X, y):
         time.sleep(float(sys.argv[2]))
         return float((estimator.predict(X) == y).mean())
-    tune(net, X, y, E, n_trials=int(sys.argv[3]), cv=2, scoring=slow, storage=sys.argv[1])
+    heartbeat = int(sys.argv[4]) if len(sys.argv) > 4 else None
+    tune(net, X, y, E, n_trials=int(sys.argv[3]), cv=2, scoring=slow, storage=sys.argv[1],
+         heartbeat_interval=heartbeat, grace_period=2 if heartbeat else None)
     """
 )
 
@@ -266,6 +270,49 @@ def test_killing_a_worker_loses_no_completed_trial(tmp_path):
     after = _complete(path)
     assert before.items() <= after.items()
     assert len(after) >= target
+
+
+def test_heartbeat_fails_and_reruns_the_trial_of_a_killed_worker(tmp_path):
+    path = str(tmp_path / "shared.db")
+    victim = subprocess.Popen([sys.executable, "-c", _WORKER, path, "60", "1", "1"])
+    try:
+        deadline, running = time.monotonic() + 40, []
+        while time.monotonic() < deadline and not running:
+            time.sleep(0.2)
+            if os.path.exists(path):
+                with contextlib.suppress(KeyError):  # the study is not created yet
+                    study = optuna.load_study(study_name="xsup-tune", storage=f"sqlite:///{path}")
+                    running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+        assert running, "the first worker never started a trial"
+        os.kill(victim.pid, signal.SIGKILL)  # in the middle of its trial, which stays RUNNING
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    time.sleep(3)  # past the grace period of 2 s
+    next_worker = subprocess.run([sys.executable, "-c", _WORKER, path, "0", "1", "1"], timeout=60)
+    assert next_worker.returncode == 0
+    study = optuna.load_study(study_name="xsup-tune", storage=f"sqlite:///{path}")
+    stale = study.trials[running[0].number]
+    assert stale.state == optuna.trial.TrialState.FAIL
+    retried = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
+               and RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == stale.number]
+    assert len(retried) == 1 and retried[0].params == stale.params
+
+
+def test_heartbeat_needs_a_database(tmp_path):
+    storage = resolve_storage(tmp_path / "s.db", heartbeat_interval=5)
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    assert storage.get_heartbeat_interval() == 5
+    with pytest.raises(ValueError, match="journal storage has no heartbeat"):
+        resolve_storage(tmp_path / "s.journal", heartbeat_interval=5)
+    with pytest.raises(ValueError, match="heartbeat_interval needs a SQLite"):
+        resolve_storage(None, heartbeat_interval=5)
+    with pytest.raises(ValueError, match="grace_period=3 needs heartbeat_interval"):
+        resolve_storage(tmp_path / "s.db", grace_period=3)
+    with pytest.raises(ValueError, match="heartbeat_interval must be a positive"):
+        resolve_storage(tmp_path / "s.db", heartbeat_interval=0)
 
 
 # --- xsup tune ----------------------------------------------------------------------------------

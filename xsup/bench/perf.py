@@ -12,10 +12,15 @@ machine, so that it can be compared across machines:
   O(m²) search of the same threshold;
 - ``explain`` throughput per explainer and input kind, and how its cost grows
   with the number of samples N, the sequence length T and the frame size H x W
-  (log-log slopes and a figure).
+  (log-log slopes and a figure);
+- peak resident memory of fitting, predicting and explaining from memory-mapped
+  files of N and 10·N samples (:mod:`xsup.bench._perf_memory`);
+- batched Temporal Saliency Rescaling against the per-sample loop
+  (:func:`xsup.bench._tsr_timing.measure_tsr_speedup`).
 
 The estimators use ``device="auto"``: the same benchmark runs unchanged on a
-GPU machine and says which device it used.
+GPU machine, says which device it used, and reports samples per second and the
+GPU's utilisation ("n/a (CPU)" without one).
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from xsup.bench._common import BenchResult, Progress, mean_std
+from xsup.bench import _perf_report as report
+from xsup.bench._common import BenchResult, Progress
+from xsup.bench._perf_memory import gpu_utilisation, memory_ratio
+from xsup.bench._tsr_timing import measure_tsr_speedup
 
 __all__ = ["FULL", "QUICK", "TRAINING_CONFIGS", "PerfBenchSettings", "brute_force_threshold", "run"]
 
@@ -44,6 +52,9 @@ TRAINING_CONFIGS: dict[str, tuple[dict[str, Any], float | None]] = {
 PAPER_RATIOS = {"STES": 18.6 / 12.5, "SGT": 3.1}
 
 FIGURE_NAME = "perf_explain_scaling.png"
+
+#: Largest ratio of the peak RSS at 10 N to that at N for memory-mapped data.
+MEMORY_TARGET = 1.3
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class PerfBenchSettings:
     grid_hw: tuple[int, ...]
     repeats: int
     rounds: int
+    memory_n: int
+    tsr_size: tuple[int, int, int]
     seeds: tuple[int, ...] = (0,)
 
 
@@ -68,12 +81,12 @@ FULL = PerfBenchSettings(
     n_train=512, epochs=4, batch_size=32, threshold_m=100_000,
     brute_force_m=(10_000, 30_000, 100_000),
     n_explain=256, grid_n=(64, 128, 256, 512), grid_t=(2, 4, 8, 16), grid_hw=(8, 16, 32, 64),
-    repeats=3, rounds=3,
+    repeats=3, rounds=3, memory_n=2_000, tsr_size=(50, 50, 50),
 )
 QUICK = PerfBenchSettings(
     n_train=32, epochs=2, batch_size=16, threshold_m=2_000, brute_force_m=(500, 1_000),
     n_explain=16, grid_n=(8, 16), grid_t=(2, 4), grid_hw=(8, 16), repeats=1,
-    rounds=1,
+    rounds=1, memory_n=64, tsr_size=(2, 6, 3),
 )
 
 
@@ -147,6 +160,7 @@ def epoch_ratios(settings: PerfBenchSettings, progress: Progress, seed: int) -> 
         configs[f"{label} (create_graph=False)"] = (
             {**params, "explainer__create_graph": False}, None, None)
     seconds: dict[str, list[float]] = {name: [] for name in configs}
+    gpu: dict[str, float | None] = {}
     device = ""
     for round_ in range(settings.rounds):
         progress.step(f"round {round_ + 1}/{settings.rounds}: {len(configs)} configurations, "
@@ -154,6 +168,7 @@ def epoch_ratios(settings: PerfBenchSettings, progress: Progress, seed: int) -> 
         for name, (params, _, _) in configs.items():
             model = _training_model(settings, params, seed).fit(*data)
             seconds[name].append(_epoch_seconds(model))
+            gpu[name] = gpu_utilisation()
             device = str(model.device)
         progress.note("    " + ", ".join(f"{name.split(' ')[0]}{'*' if 'False' in name else ''} "
                                           f"{values[-1]:.3f}" for name, values in seconds.items()))
@@ -163,14 +178,14 @@ def epoch_ratios(settings: PerfBenchSettings, progress: Progress, seed: int) -> 
     for name, (params, target, paper) in list(configs.items())[1:]:
         ratio = min(seconds[name]) / base
         rows[name] = {"epoch_s": min(seconds[name]), "rounds_s": seconds[name], "ratio": ratio,
-                      "target": target, "paper": paper}
+                      "target": target, "paper": paper, "gpu": gpu[name]}
         if target is not None and ratio > target:
             progress.note(f"    {name}: {ratio:.2f}x the baseline, above its target {target}: "
                           "profiling one epoch")
             profiles[name] = _profile(settings, params, data, seed)
-    return {"device": device, "baseline_epoch_s": base,
-            "baseline_rounds_s": seconds["Baseline (loss=none)"], "ratios": rows,
-            "profiles": profiles}
+    return {"device": device, "n_train": settings.n_train, "baseline_epoch_s": base,
+            "baseline_rounds_s": seconds["Baseline (loss=none)"],
+            "baseline_gpu": gpu["Baseline (loss=none)"], "ratios": rows, "profiles": profiles}
 
 
 # ---------------------------------------------------------------- RES threshold search
@@ -297,8 +312,10 @@ def explain_throughput(
                 continue
             seconds = _best_time(lambda: model.explain(X, method=method), settings.repeats)
             rows[kind][method] = settings.n_explain / seconds
+        rows[kind]["gpu"] = gpu_utilisation()
         progress.note(f"    {kind} ({AUTO_MODULE[kind]}): " + ", ".join(
-            f"{m} {v:.0f}/s" if v else f"{m} n/a" for m, v in rows[kind].items()))
+            f"{m} {rows[kind][m]:.0f}/s" if rows[kind][m] else f"{m} n/a"
+            for m in ("gradcam", "gradient")))
     return rows
 
 
@@ -324,141 +341,11 @@ def explain_scaling(settings: PerfBenchSettings, progress: Progress, seed: int) 
     return result
 
 
-def _plot_scaling(scaling: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(scaling), figsize=(4 * len(scaling), 3.4))
-    for ax, (axis, row) in zip(np.atleast_1d(axes), scaling.items(), strict=True):
-        ax.loglog(row["sizes"], row["seconds"], "o-")
-        ax.set_xlabel(axis if axis != "H x W" else "H x W (pixels per frame)")
-        ax.set_ylabel("explain time (s)")
-        ax.set_title(f"{axis}: slope {row['slope']:.2f}")
-        ax.grid(True, which="both", alpha=0.3)
-    figure.suptitle("Grad-CAM explain on cnn_gru raster sequences")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-# ---------------------------------------------------------------- report
-def _epoch_table(epochs: dict[str, Any]) -> str:
-    def spread(values: list[float]) -> str:
-        mean, std = mean_std(values)
-        return f"{mean:.3f} ± {std:.3f}"
-
-    lines = ["| configuration | s / epoch | every round (mean ± std) | ratio to baseline | target "
-             "| paper |", "|---|---|---|---|---|---|",
-             f"| Baseline (loss=none) | {epochs['baseline_epoch_s']:.3f} | "
-             f"{spread(epochs['baseline_rounds_s'])} | 1.00 | | |"]
-    for name, row in epochs["ratios"].items():
-        target = f"<= {row['target']}" if row["target"] else ""
-        if row["target"]:
-            target += " (met)" if row["ratio"] <= row["target"] else " (missed)"
-        paper = f"{row['paper']:.2f}" if row["paper"] else ""
-        lines.append(f"| {name} | {row['epoch_s']:.3f} | {spread(row['rounds_s'])} | "
-                     f"{row['ratio']:.2f} | {target} | {paper} |")
-    return "\n".join(lines)
-
-
-def _profile_tables(profiles: dict[str, list[dict[str, Any]]]) -> str:
-    parts = []
-    for name, rows in profiles.items():
-        parts += [f"{name}, one epoch, top operators by self CPU time:", "",
-                  "| operator | self ms | share | calls |", "|---|---|---|---|"]
-        parts += [f"| `{r['op']}` | {r['self_ms']:.1f} | {r['share']:.1%} | {r['calls']} |"
-                  for r in rows]
-        parts.append("")
-    return "\n".join(parts).strip() or "Every configuration met its target; nothing profiled."
-
-
-def _threshold_table(threshold: dict[str, Any]) -> str:
-    lines = ["| search | m | seconds |", "|---|---|---|",
-             f"| adaptive_threshold, O(m log m) | {threshold['m']} | "
-             f"{threshold['adaptive_s']:.5f} |"]
-    lines += [f"| brute force, O(m²) | {m} | {s:.4f} |"
-              for m, s in zip(threshold["brute_force_m"], threshold["brute_force_s"], strict=True)]
-    if threshold["brute_force_m"][-1] != threshold["m"]:
-        lines.append(f"| brute force, extrapolated (x m²) | {threshold['m']} | "
-                     f"{threshold['brute_force_extrapolated_s']:.2f} |")
-    lines.append(f"| **speed-up** | {threshold['m']} | **{threshold['speedup']:.0f}x** |")
-    return "\n".join(lines)
-
-
-def _throughput_table(throughput: dict[str, Any]) -> str:
-    from xsup.estimators._components import AUTO_MODULE
-
-    lines = ["| input kind | backbone | gradcam (samples/s) | gradient (samples/s) |",
-             "|---|---|---|---|"]
-    for kind, row in throughput.items():
-        cells = [f"{row[m]:.0f}" if row[m] else "n/a" for m in ("gradcam", "gradient")]
-        lines.append(f"| {kind} | {AUTO_MODULE[kind]} | {' | '.join(cells)} |")
-    return "\n".join(lines)
-
-
-def _scaling_table(scaling: dict[str, Any]) -> str:
-    lines = ["| grows | values | seconds | log-log slope |", "|---|---|---|---|"]
-    for axis, row in scaling.items():
-        seconds = ", ".join(f"{s:.3f}" for s in row["seconds"])
-        lines.append(f"| {axis} | {', '.join(map(str, row['values']))} | {seconds} | "
-                     f"{row['slope']:.2f} |")
-    return "\n".join(lines)
-
-
-def _intro(settings: PerfBenchSettings, device: str) -> str:
-    extrapolation = ("" if settings.brute_force_m[-1] == settings.threshold_m else
-                     f", and extrapolated to m = {settings.threshold_m} as m²")
-    return f"""\
-Device: `{device}` (estimators built with `device="auto"`). All numbers come from this one run.
-
-Epoch ratios: `cnn_gru` with Grad-CAM on `make_spatiotemporal_events` defaults (T = 4 frames
-of 1 x 16 x 16), {settings.n_train} sequences, batch {settings.batch_size}, {settings.epochs}
-epochs, no validation split; the epoch time is the median of skorch's history `dur` over the
-epochs after the first, and each configuration keeps its fastest of {settings.rounds} rounds
-(the configurations are fitted in turn in every round). Every loss gets the outside of the
-boxes marked -1 (RES needs negatives; the others clip the target to [0, 1]).
-`create_graph=False` detaches the saliency map's gradient from the weights (no double
-backward): cheaper, but the explanation term then trains only through the parts of the map
-that are not a gradient (Grad-CAM's activations, not its channel weights).
-
-RES threshold: one row of m random saliency values, 30% positive and 40% negative cells;
-best of {5 * settings.repeats} calls of `adaptive_threshold` at m = {settings.threshold_m}
-against a vectorised brute force that counts the satisfied constraints for every candidate
-(O(m²)), timed once at m = {', '.join(map(str, settings.brute_force_m))}{extrapolation}
-(its log-log slope is in results.json). Both searches reach the same best count at every size
-timed.
-
-`explain`: the default backbone of each input kind (`module="auto"`, one epoch on 16 random
-samples), best of {settings.repeats} calls on {settings.n_explain} samples. Scaling: Grad-CAM
-on `cnn_gru`, one of N, T, H x W grown at a time (others N = {settings.grid_n[0]}, T = 4,
-H = W = 16)."""
-
-
-def _notes(epochs: dict[str, Any], threshold: dict[str, Any]) -> str:
-    lines = ["## Findings", ""]
-    for name, row in epochs["ratios"].items():
-        if row["target"]:
-            verdict = "meets" if row["ratio"] <= row["target"] else "misses"
-            lines.append(f"- {name}: {row['ratio']:.2f}x the baseline epoch, {verdict} the target "
-                         f"<= {row['target']} (paper: {row['paper']:.2f}).")
-    base = epochs["baseline_epoch_s"]
-    for label in ("STES", "SGT"):
-        full, detached = epochs["ratios"][label], epochs["ratios"][f"{label} (create_graph=False)"]
-        extra = full["epoch_s"] - base
-        if extra > 0:
-            share = max(full["epoch_s"] - detached["epoch_s"], 0.0) / extra
-            lines.append(f"- {label}: the double backward (`create_graph=True` minus `False`) is "
-                         f"{share:.0%} of its time over the baseline; the rest is the explanation "
-                         "pass itself (saliency maps, interpolation or masking, extra forwards).")
-    for name, rows in epochs["profiles"].items():
-        top = ", ".join(f"`{row['op']}` {row['share']:.0%}" for row in rows[:3])
-        lines.append(f"- {name} profile: {top} of the self CPU time of one epoch.")
-    verdict = "meets" if threshold["speedup"] >= 100 else "misses"
-    lines.append(f"- RES threshold search: {threshold['speedup']:.0f}x faster than brute force at "
-                 f"m = {threshold['m']}, {verdict} the target >= 100x.")
-    return "\n".join(lines)
+def tsr_speedup(settings: PerfBenchSettings, progress: Progress, seed: int) -> dict[str, Any]:
+    """Batched TSR against the loop (:func:`~xsup.bench._tsr_timing.measure_tsr_speedup`)."""
+    n, t, f = settings.tsr_size
+    progress.step(f"TSR batched against the loop at {n} x {t} x {f}")
+    return measure_tsr_speedup(n=n, t=t, f=f, seed=seed)
 
 
 def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None) -> BenchResult:
@@ -482,30 +369,38 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     if seeds is not None:
         settings = replace(settings, seeds=tuple(seeds))
     seed = settings.seeds[0]
-    progress = Progress(settings.rounds + 2 + 1 + 3 + 1)
+    progress = Progress(settings.rounds + 2 + 1 + 3 + 1 + 1 + 1)
     epochs = epoch_ratios(settings, progress, seed)
     threshold = threshold_speedup(settings, progress, seed)
     progress.note(f"    speed-up {threshold['speedup']:.0f}x at m = {threshold['m']}")
     throughput = explain_throughput(settings, progress, seed)
     scaling = explain_scaling(settings, progress, seed)
-    progress.step(f"figure {FIGURE_NAME}")
     out.mkdir(parents=True, exist_ok=True)
-    _plot_scaling(scaling, out / FIGURE_NAME)
+    progress.step(f"memory-mapped fit, predict and explain of {settings.memory_n} and "
+                  f"{10 * settings.memory_n} images, each in a fresh process")
+    memory = memory_ratio(settings.memory_n, out / "_memmap", seed=seed, target=MEMORY_TARGET)
+    progress.note(f"    peak RSS ratio 10 N / N: {memory['ratio']:.2f}")
+    tsr = tsr_speedup(settings, progress, seed)
+    progress.note(f"    TSR speed-up {tsr['speedup']:.1f}x")
+    progress.step(f"figure {FIGURE_NAME}")
+    report.plot_scaling(scaling, out / FIGURE_NAME)
     return BenchResult(
         name="perf",
         title="Performance: explanation-loss overhead, RES threshold search, explain throughput",
-        intro=_intro(settings, epochs["device"]),
+        intro=report.intro(settings, epochs["device"]),
         tables={
-            "Epoch time over the baseline's": _epoch_table(epochs),
+            "Epoch time over the baseline's": report.epoch_table(epochs),
             "Where the time goes (configurations above target)":
-                _profile_tables(epochs["profiles"]),
-            "RES threshold search": _threshold_table(threshold),
-            "explain throughput": _throughput_table(throughput),
-            "explain cost growth": _scaling_table(scaling),
+                report.profile_tables(epochs["profiles"]),
+            "RES threshold search": report.threshold_table(threshold),
+            "explain throughput": report.throughput_table(throughput),
+            "explain cost growth": report.scaling_table(scaling),
+            "Memory-mapped data: peak RSS at N and 10 N": report.memory_table(memory),
+            "TSR: batched against the loop": report.tsr_table(tsr),
         },
         data={"epochs": epochs, "threshold": threshold, "throughput": throughput,
-              "scaling": scaling},
+              "scaling": scaling, "memory": memory, "tsr": tsr},
         settings=asdict(settings),
         figures=[FIGURE_NAME],
-        notes=_notes(epochs, threshold),
+        notes=report.findings(epochs, threshold, memory, tsr),
     )

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
-from skorch.dataset import unpack_data
+from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 from sklearn.utils import check_random_state
 from torch import nn
@@ -26,6 +26,23 @@ from xsup.validation import (
     check_input,
     check_matches_training,
 )
+
+
+class RowDataset(Dataset):
+    """skorch's Dataset, copying each row read from a read-only array (a memory map opened "r").
+
+    torch would otherwise wrap the read-only row without a copy and warn; one row is cheap.
+    """
+
+    def transform(self, X: Any, y: Any) -> tuple[Any, Any]:
+        X, y = super().transform(X, y)
+        if isinstance(X, Mapping):
+            return {key: _writable(value) for key, value in X.items()}, y
+        return _writable(X), y
+
+
+def _writable(row: Any) -> Any:
+    return np.array(row) if isinstance(row, np.ndarray) and not row.flags.writeable else row
 
 
 def resolve_device(device: Any) -> Any:
@@ -131,9 +148,10 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         self, X: Any, y: Any, E: Any, reset: bool, classes: Any = None
     ) -> tuple[Any, np.ndarray, Any]:
         check_hyperparameters(self)
+        self._check_training_step()
         X = check_input(X)
         if len(X) < 2:
-            raise ValueError(f"fit needs at least 2 samples; got n_samples = {len(X)}.")
+            raise ValueError(f"X must have at least 2 samples to fit; got n_samples = {len(X)}.")
         if not reset:
             check_matches_training(X, self)
         y, n_outputs = self._encode_target(y, X, reset=reset, classes=classes)
@@ -149,6 +167,22 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
                 f"(n_samples, *{self.input_spec_.annotation_shape})."
             )
         return X, y, E
+
+    def _check_training_step(self) -> None:
+        """Refuse skorch's ``AccelerateMixin`` step, which would drop the explanation term."""
+        step = type(self).train_step_single
+        if step.__module__ == "skorch.hf":
+            raise TypeError(
+                f"{type(self).__name__} takes its training step from skorch.hf.AccelerateMixin, "
+                "which never computes the explanation term; use "
+                "xsup.ExplanationAccelerateMixin in its place."
+            )
+
+    def get_dataset(self, X: Any, y: Any = None) -> Any:
+        """skorch's dataset; rows of read-only memory maps are copied one at a time."""
+        if self.dataset is Dataset and not isinstance(X, torch.utils.data.Dataset):
+            return RowDataset(X, y, **self.get_params_for("dataset"))
+        return super().get_dataset(X, y)
 
     @staticmethod
     def _pack(X: Any, E: Any) -> Any:
@@ -175,7 +209,9 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
     def _gradient_context(self) -> contextlib.AbstractContextManager:
         """cuDNN RNNs have no double backward: switch cuDNN off around explained passes."""
         uses_rnn = any(isinstance(m, nn.RNNBase) for m in self.module_.modules())
-        if uses_rnn and torch.device(self.device).type == "cuda":
+        # where the parameters are, not self.device: Accelerate places the model with device=None
+        on_cuda = any(p.device.type == "cuda" for p in self.module_.parameters())
+        if uses_rnn and on_cuda:
             return torch.backends.cudnn.flags(enabled=False)
         return contextlib.nullcontext()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from xsup.tuning._pruning import FoldPruningCallback
 from xsup.tuning._search_space import search_space
+from xsup.validation import check_tune_arguments
 
 __all__ = ["resolve_storage", "tune"]
 
@@ -25,7 +27,9 @@ _JOURNAL_SUFFIXES = (".log", ".journal")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
-def resolve_storage(storage: Any) -> Any:
+def resolve_storage(
+    storage: Any, *, heartbeat_interval: int | None = None, grace_period: int | None = None
+) -> Any:
     """Turn a path or URL into what ``optuna.create_study(storage=...)`` takes.
 
     Parameters
@@ -36,6 +40,17 @@ def resolve_storage(storage: Any) -> Any:
         append-only journal file (safe for several local processes). A URL
         (``"postgresql://..."``, ``"mysql://..."``, ``"sqlite:///..."``) or a
         storage object: passed through.
+    heartbeat_interval : int or None, default=None
+        Seconds between the heartbeats a running trial writes to a SQLite file
+        or database URL (an ``optuna.storages.RDBStorage`` is built). A trial
+        whose worker died (killed, out of memory, machine lost) stops beating;
+        the next worker to start a trial marks it ``FAIL`` and re-runs its
+        parameters (``RetryHeartbeatStaleTrialCallback``, at most 3 times).
+        Without it such a trial stays ``RUNNING`` forever. Optuna's journal
+        storage has no heartbeat: use a SQLite file or a database for it.
+    grace_period : int or None, default=None
+        Seconds without a heartbeat after which a trial is stale (Optuna's
+        default: twice ``heartbeat_interval``). Needs ``heartbeat_interval``.
 
     Returns
     -------
@@ -44,7 +59,7 @@ def resolve_storage(storage: Any) -> Any:
     Raises
     ------
     ValueError
-        A path with another suffix.
+        A path with another suffix; a heartbeat for storage that has none.
 
     Examples
     --------
@@ -53,6 +68,8 @@ def resolve_storage(storage: Any) -> Any:
     >>> type(resolve_storage(None))
     <class 'NoneType'>
     """
+    if heartbeat_interval is not None or grace_period is not None:
+        return _heartbeat_storage(storage, heartbeat_interval, grace_period)
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
         return storage
     if not isinstance(storage, (str, os.PathLike)):
@@ -75,6 +92,30 @@ def resolve_storage(storage: Any) -> Any:
         f"ending {'/'.join(_SQLITE_SUFFIXES)} or a journal file ending "
         f"{'/'.join(_JOURNAL_SUFFIXES)}."
     )
+
+
+def _heartbeat_storage(storage: Any, interval: int | None, grace: int | None) -> Any:
+    """An RDB storage whose running trials beat, and whose stale trials are failed and retried."""
+    for name, value in (("heartbeat_interval", interval), ("grace_period", grace)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"{name} must be a positive whole number of seconds; got {value!r}.")
+    if interval is None:
+        raise ValueError(f"grace_period={grace!r} needs heartbeat_interval; got None.")
+    url = resolve_storage(storage)
+    if not isinstance(url, str):
+        found = "in-memory storage" if url is None else type(url).__name__
+        raise ValueError(
+            "heartbeat_interval needs a SQLite file (.db) or a database URL, where Optuna "
+            f"records heartbeats; got {found} (Optuna's journal storage has no heartbeat)."
+        )
+    with warnings.catch_warnings():  # Optuna marks the heartbeat experimental; asked for here
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=interval, grace_period=grace,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=3),
+        )
 
 
 def _take(a: Any, index: np.ndarray) -> Any:
@@ -179,6 +220,9 @@ def tune(
     n_jobs: int = 1,
     timeout: float | None = None,
     random_state: int | None = None,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    show_progress_bar: bool = False,
 ) -> optuna.Study:
     """Search hyperparameters with Optuna, cross-validating with each fold's annotations.
 
@@ -241,6 +285,14 @@ def tune(
         Stop starting trials after this many seconds.
     random_state : int or None
         Seed of the default sampler.
+    heartbeat_interval, grace_period : int or None
+        Heartbeat of running trials in a SQLite or database ``storage`` (see
+        :func:`resolve_storage`): a trial left ``RUNNING`` by a dead worker is
+        marked ``FAIL`` by the next worker that starts a trial, and its
+        parameters are tried again.
+    show_progress_bar : bool, default=False
+        Show Optuna's progress bar over this call's trials (on stderr). Optuna
+        also logs a line per finished trial at its default verbosity.
 
     Returns
     -------
@@ -269,6 +321,7 @@ def tune(
     (2, ['sigma1'])
     """
     n_trials = _check_positive_int("n_trials", n_trials)
+    check_tune_arguments(X, y, E, param_distributions, cv)
     if not (isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool)
             and (n_jobs >= 1 or n_jobs == -1)):
         raise ValueError(f"n_jobs must be a positive integer or -1; got {n_jobs!r}.")
@@ -302,7 +355,9 @@ def tune(
         )
     splitter = check_cv(cv, y, classifier=is_classifier(estimator))
     folds = list(splitter.split(X, y))
-    storage = resolve_storage(storage)
+    storage = resolve_storage(
+        storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period
+    )
     if study_name is None and storage is not None:
         study_name = "xsup-tune"
     study = optuna.create_study(
@@ -348,5 +403,6 @@ def tune(
             n_trials=remaining,
             timeout=timeout,
             callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=finished)],
+            show_progress_bar=show_progress_bar,
         )
     return study
