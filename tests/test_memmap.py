@@ -115,3 +115,26 @@ def test_lazy_array_with_bad_values_is_rejected(small_chunks):
     X[35, 1] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity"):
         _classifier().fit(RowLimitedArray(X), np.arange(40) % 2)
+
+
+def test_tune_gives_each_fold_a_view_of_a_memory_map(tmp_path):
+    from optuna.distributions import FloatDistribution
+
+    from xsup.tuning import tune
+    from xsup.tuning._tune import RowView, _take
+
+    rng = np.random.default_rng(0)
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype="float32",
+                                  shape=(40, 1, 8, 8))
+    X[:] = rng.normal(size=X.shape)
+    X.flush()
+    X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    y = (np.asarray(X[:, 0, :4, :4]).mean(axis=(1, 2)) > 0).astype(int)
+    view = _take(X, np.array([3, 0, 7]))
+    assert isinstance(view, RowView) and view.shape == (3, 1, 8, 8)
+    assert np.array_equal(view[1:], X[[0, 7]]) and np.array_equal(view[0], X[3])
+    study = tune(ExplanationSupervisedClassifier(module="cnn", max_epochs=1, verbose=0,
+                                                 train_split=None),
+                 X, y, n_trials=1, cv=2,
+                 param_distributions={"lr": FloatDistribution(1e-3, 1e-2, log=True)})
+    assert len(study.trials) == 1 and study.trials[0].state.name == "COMPLETE"

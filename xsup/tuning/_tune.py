@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from xsup.tuning._pruning import FoldPruningCallback
 from xsup.tuning._search_space import search_space
-from xsup.validation import check_tune_arguments
+from xsup.validation import _is_lazy_array, check_tune_arguments
 
 __all__ = ["resolve_storage", "tune"]
 
@@ -118,8 +118,47 @@ def _heartbeat_storage(storage: Any, interval: int | None, grace: int | None) ->
         )
 
 
+class RowView:
+    """Rows ``index`` of a lazily read array (a memory map, say), read only when indexed.
+
+    A cross-validation fold of data bigger than memory: the estimator reads
+    it batch by batch, like the array it comes from.
+
+    Examples
+    --------
+    >>> view = RowView(np.arange(10).reshape(5, 2), np.array([4, 1]))
+    >>> view.shape, view[1].tolist(), view[0:2].tolist()
+    ((2, 2), [2, 3], [[8, 9], [2, 3]])
+    """
+
+    def __init__(self, array: Any, index: np.ndarray) -> None:
+        self.array = array
+        self.index = np.asarray(index)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.array.shape[1:])
+
+    @property
+    def ndim(self) -> int:
+        return int(self.array.ndim)
+
+    @property
+    def dtype(self) -> Any:
+        return self.array.dtype
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: Any) -> Any:
+        rows = self.index[key]
+        return self.array[int(rows)] if np.ndim(rows) == 0 else self.array[rows]
+
+
 def _take(a: Any, index: np.ndarray) -> Any:
-    """Rows ``index`` of an array-like (array, memmap, DataFrame or list)."""
+    """Rows ``index`` of an array-like (array, DataFrame or list; a view of a memory map)."""
+    if _is_lazy_array(a):
+        return RowView(a, index)
     if hasattr(a, "iloc"):
         return a.iloc[index]
     if isinstance(a, (list, tuple)):
