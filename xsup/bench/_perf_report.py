@@ -64,14 +64,20 @@ def threshold_table(threshold: dict[str, Any]) -> str:
 
 
 def throughput_table(throughput: dict[str, Any]) -> str:
+    """One row per explainer, one column per input kind (with its default backbone)."""
+    from xsup.bench.perf import SLOW_METHODS, SLOW_SAMPLES, THROUGHPUT_METHODS
     from xsup.estimators._components import AUTO_MODULE
 
-    lines = ["| input kind | backbone | gradcam (samples/s) | gradient (samples/s) "
-             "| GPU utilisation |", "|---|---|---|---|---|"]
-    for kind, row in throughput.items():
-        cells = [f"{row[m]:.0f}" if row[m] else "n/a" for m in ("gradcam", "gradient")]
-        lines.append(f"| {kind} | {AUTO_MODULE[kind]} | {' | '.join(cells)} | "
-                     f"{_gpu(row.get('gpu'))} |")
+    kinds = list(throughput)
+    lines = ["| explainer | " + " | ".join(f"{k} ({AUTO_MODULE[k]})" for k in kinds) + " |",
+             "|---|" + "---|" * len(kinds)]
+    for method in THROUGHPUT_METHODS:
+        cells = [f"{throughput[k][method]:.0f}" if throughput[k].get(method) else "n/a"
+                 for k in kinds]
+        note = f" ({SLOW_SAMPLES} samples)" if method in SLOW_METHODS else ""
+        lines.append(f"| {method}{note} | " + " | ".join(cells) + " |")
+    lines.append("| GPU utilisation | " + " | ".join(_gpu(throughput[k].get("gpu")) for k in kinds)
+                 + " |")
     return "\n".join(lines)
 
 
@@ -134,7 +140,9 @@ against a vectorised brute force that counts the satisfied constraints for every
 timed.
 
 `explain`: the default backbone of each input kind (`module="auto"`, one epoch on 16 random
-samples), best of {settings.repeats} calls on {settings.n_explain} samples. Scaling: Grad-CAM
+samples), best of {settings.repeats} calls on {settings.n_explain} samples (16 for feature
+ablation, Shapley sampling and TSR, which run the model hundreds of times per sample;
+explainers with their default options). Scaling: Grad-CAM
 on `cnn_gru`, one of N, T, H x W grown at a time (others N = {settings.grid_n[0]}, T = 4,
 H = W = 16). Samples/s of training is the training set over the epoch time; GPU utilisation
 is sampled right after the timed calls (`torch.cuda.utilization`, else `nvidia-smi`).
