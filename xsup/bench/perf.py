@@ -44,6 +44,7 @@ __all__ = ["FULL", "QUICK", "TRAINING_CONFIGS", "PerfBenchSettings", "brute_forc
 TRAINING_CONFIGS: dict[str, tuple[dict[str, Any], float | None]] = {
     "GRADIA": ({"loss": "gradia"}, None),
     "STES": ({"loss": "stes", "interpolator": "stes"}, 1.3),
+    "STES-I (no interpolator)": ({"loss": "stes"}, None),
     "SGT": ({"loss": "sgt"}, 2.7),
     "RES-G": ({"loss": "res"}, None),
 }

@@ -74,6 +74,9 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 
 TRAININGS = {"Trad.": "none", "Sal.": "sgt"}
 
+#: The LSTMs (5 hidden units) stay at chance for tens of epochs before they learn the boxes.
+RECURRENT = ("lstm", "input_cell_lstm")
+
 
 @dataclass(frozen=True)
 class TSSaliencySettings:
@@ -93,6 +96,8 @@ class TSSaliencySettings:
     n_features: int = 50
     max_epochs: int = 40
     patience: int = 8
+    recurrent_max_epochs: int = 150
+    recurrent_patience: int = 40
     lr: float = 1e-3
     batch_size: int = 50
     validation_fraction: float = 0.1
@@ -107,7 +112,7 @@ QUICK = TSSaliencySettings(
     datasets=("middle", "rare_time"), architectures=("tcn",), table1_datasets=("middle",),
     methods=("Gradient", "Integrated Grad."), perturbation_methods=("Occlusion",),
     tsr_bases=("Gradient",), n_train=80, n_test=16, n_steps=10, n_features=10,
-    max_epochs=2, patience=2, min_accuracy=0.0,
+    max_epochs=2, patience=2, recurrent_max_epochs=2, recurrent_patience=2, min_accuracy=0.0,
 )
 
 
@@ -176,13 +181,16 @@ def _fit(settings: TSSaliencySettings, data: DataSet, kind: str, architecture: s
 
     loss = TRAININGS[training]
     extra = {"k": settings.sgt_k[kind], "sigma1": 1.0} if loss == "sgt" else {}
+    recurrent = architecture in RECURRENT
+    patience = settings.recurrent_patience if recurrent else settings.patience
     model = ExplanationSupervisedClassifier(
-        module=architecture, loss=loss, explainer="gradient", max_epochs=settings.max_epochs,
+        module=architecture, loss=loss, explainer="gradient",
+        max_epochs=settings.recurrent_max_epochs if recurrent else settings.max_epochs,
         lr=settings.lr, batch_size=settings.batch_size, verbose=0, random_state=seed,
         iterator_train__shuffle=True,
         train_split=ValidSplit(settings.validation_fraction, stratified=True, random_state=seed),
         callbacks=[("early_stopping", EarlyStopping(monitor="valid_acc", lower_is_better=False,
-                                                    patience=settings.patience, load_best=True)),
+                                                    patience=patience, load_best=True)),
                    ("stop_at_accuracy", StopAtAccuracy(settings.stop_accuracy))],
         **ARCHITECTURES[architecture], **extra,
     )
@@ -323,9 +331,12 @@ def _intro(settings: TSSaliencySettings) -> str:
         f"of {settings.n_steps} steps x {settings.n_features} features per data set and seed, "
         "min-max scaled per cell on the training set. Models: the benchmark's sizes "
         f"({', '.join(settings.architectures)}), Adam lr {settings.lr}, batch "
-        f"{settings.batch_size}, up to {settings.max_epochs} epochs with early stopping on the "
-        f"accuracy of a {settings.validation_fraction:.0%} validation split (the best epoch is "
-        f"kept); only models with validation accuracy >= {settings.min_accuracy:.0%} are "
+        f"{settings.batch_size}, up to {settings.max_epochs} epochs ({settings.recurrent_max_epochs} "
+        f"for the LSTMs) with early stopping on the accuracy of a "
+        f"{settings.validation_fraction:.0%} validation split (patience {settings.patience}, "
+        f"{settings.recurrent_patience} for the LSTMs; the best epoch is kept; training stops at "
+        f"{settings.stop_accuracy:.0%}); only models with validation accuracy >= "
+        f"{settings.min_accuracy:.0%} are "
         "interpreted. Saliency-guided training: `loss=\"sgt\"`, lambda (sigma1) = 1, k per data "
         "set from the SGT paper's TCN table. Saliency explains the true class of each test "
         "series. AUP, AUR and AUPR: weighted precision/recall areas over 10-90% of the "

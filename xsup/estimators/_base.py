@@ -266,8 +266,21 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         """One training step: forward, explanation (``create_graph=True``), backward."""
         self._set_training(True)
         step = self._batch_losses(batch, training=True)
-        step["loss"].backward()
+        step["loss"].backward(inputs=self._gradient_inputs())
         return step
+
+    def _gradient_inputs(self) -> list[torch.Tensor] | None:
+        """What the training backward differentiates: None (every leaf) or the learnable parameters.
+
+        A loss with ``requires_input_gradient`` makes the batch X a leaf that requires
+        grad, only to read ``d score / d X`` inside the loss; naming the parameters
+        keeps the backward from also computing (and accumulating) a gradient for X
+        that nothing uses. The parameters' gradients are the same either way.
+        """
+        if not self.loss_.requires_input_gradient:
+            return None
+        params = [p for _, p in self.get_all_learnable_params() if p.requires_grad]
+        return params or None
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, torch.Tensor]:
         """Validation loss including the explanation term (gradients enabled as it needs)."""

@@ -35,6 +35,34 @@ def _check_fraction(k: Any) -> None:
         raise ValueError(f"k must be a fraction in [0, 1]; got {k!r}.")
 
 
+def _lowest(scores: torch.Tensor, n: int) -> torch.Tensor:
+    """Boolean mask of the ``n`` smallest of each row of ``scores``, ties in index order.
+
+    The same cells as the first ``n`` of a stable ascending ``argsort`` (NaN
+    after every number), found with one selection (``kthvalue``) instead of a
+    full sort: the cells below the row's n-th smallest value, then, in index
+    order, as many of the cells equal to it as are still wanted.
+
+    Examples
+    --------
+    >>> scores = torch.tensor([[2.0, float("nan"), 1.0, 1.0, 0.0, 1.0]])
+    >>> _lowest(scores, 3).int()  # 0.0, then the first two of the tied 1.0s
+    tensor([[0, 0, 1, 1, 1, 0]], dtype=torch.int32)
+    >>> stable = scores.argsort(dim=1, stable=True)
+    >>> all(torch.equal(_lowest(scores, n)[0], torch.isin(torch.arange(6), stable[0, :n]))
+    ...     for n in range(7))
+    True
+    """
+    if n == 0:
+        return torch.zeros_like(scores, dtype=torch.bool)
+    kth = scores.kthvalue(n, dim=1, keepdim=True).values
+    nan, kth_nan = torch.isnan(scores), torch.isnan(kth)
+    below = (scores < kth) | (~nan & kth_nan)
+    tied = (scores == kth) | (nan & kth_nan)
+    wanted = n - below.sum(dim=1, keepdim=True)
+    return below | (tied & (tied.cumsum(dim=1) <= wanted))
+
+
 def mask_low_saliency(
     X: torch.Tensor,
     saliency: torch.Tensor,
@@ -105,9 +133,7 @@ def mask_low_saliency(
     flat = score.flatten(start_dim=1)
     n_features = flat.shape[1]
     n_masked = min(n_features, int(k * n_features + _ROUNDING))
-    lowest = flat.argsort(dim=1, stable=True)[:, :n_masked]
-    chosen = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, lowest, True)
-    chosen = chosen.reshape(score.shape)
+    chosen = _lowest(flat, n_masked).reshape(score.shape)
     if channel_axis is not None:
         chosen = chosen.unsqueeze(channel_axis).expand_as(X)
     low = X.amin(dim=RANGE_AXES[kind], keepdim=True)
