@@ -50,7 +50,7 @@ def test_tables_average_diff_over_data_sets_and_mark_the_best():
     trad = {"middle": 0.3, "rare_time": 0.2, "rare_feature": 0.4}
     sal = {"middle": 0.5, "rare_time": 0.1, "rare_feature": 0.6}
     tables = make_tables(_results(trad, sal, tsr=0.6, plain=0.3), {}, SETTINGS)
-    table1 = tables["TSR Table 1: TCN on middle (gaussian process)"]
+    table1 = tables["TSR Table 1: TCN on middle (process: gaussian)"]
     assert "| TSR + Gradient | **0.600 ± 0.000** |" in table1
     table2 = next(text for head, text in tables.items() if head.startswith("SGT Table 2"))
     # Trad.: mean of (0.2, 0.1, 0.3) = 0.2; Sal.: mean of (0.4, 0.0, 0.5) = 0.3.
@@ -68,7 +68,15 @@ def test_notes_count_the_data_sets_where_sgt_raises_diff_aup(sal_middle, verdict
 
 
 def test_table_labels_map_to_explainer_names_and_options():
-    assert ts_saliency._method_options("TSR + Gradient", 0) == ("tsr", {"base": "gradient"})
+    from xsup.explainers import InputGradient, SmoothGrad
+
+    name, options = ts_saliency._method_options("TSR + Gradient", 0)
+    assert name == "tsr" and isinstance(options["base"], InputGradient)
+    name, options = ts_saliency._method_options("TSR + SmoothGrad", 4)
+    assert isinstance(options["base"], SmoothGrad) and options["base"].random_state == 4
     assert ts_saliency._method_options("Random", 3) == ("random", {"random_state": 3})
+    assert ts_saliency._method_options("Gradient", 3) == ("gradient", {})
+    assert ts_saliency._method_options("Integrated Grad.", 3) == (
+        "integrated_gradients", {"random_state": 3})
     with pytest.raises(KeyError):
         ts_saliency._method_options("Nope", 0)

@@ -123,7 +123,7 @@ def make_tables(results: Results, accuracy: Any, settings: Any) -> dict[str, str
             scores = results.get((process, kind, "tcn", "Trad."))
             if not scores:
                 continue
-            tables[f"TSR Table 1: TCN on {kind} ({process} process)"] = format_table(
+            tables[f"TSR Table 1: TCN on {kind} (process: {process})"] = format_table(
                 {label: {m: [v * (100 if m == "AUC" else 1) for v in values[m]] for m in METRICS}
                  for label, values in scores.items()},
                 METRICS, lower_is_better=("AUC",))
@@ -149,7 +149,7 @@ def make_notes(results: Results, settings: Any) -> str:
             plain = mean_std(scores["Gradient"]["AUPR"])[0]
             tsr = mean_std(scores["TSR + Gradient"]["AUPR"])[0]
             verdict = "holds" if tsr > plain else "does NOT hold"
-            lines.append(f"- TSR + Gradient AUPR above Gradient's on {kind} ({process}): "
+            lines.append(f"- TSR + Gradient AUPR above Gradient's on {kind} (process: {process}): "
                          f"{tsr:.3f} vs {plain:.3f}, {verdict} (TSR paper: 0.399 vs 0.331 on "
                          "Middle, 0.335 vs 0.225 on Moving Middle).")
     raised, measured = 0, 0

@@ -107,7 +107,8 @@ class TSSaliencySettings:
 
 
 #: The transformer's epochs take ~30x a TCN's on a CPU: full mode trains it only when CUDA is there.
-FULL = TSSaliencySettings(datasets=tuple(SGT_K), architectures=("tcn", "lstm", "input_cell_lstm"))
+FULL = TSSaliencySettings(datasets=tuple(SGT_K), architectures=("tcn", "lstm", "input_cell_lstm"),
+                          table1_processes=("gaussian", "gaussian_process"))
 QUICK = TSSaliencySettings(
     datasets=("middle", "rare_time"), architectures=("tcn",), table1_datasets=("middle",),
     methods=("Gradient", "Integrated Grad."), perturbation_methods=("Occlusion",),
@@ -211,15 +212,25 @@ def _evaluate(model: Any, data: DataSet, method: str, options: Mapping[str, Any]
 
 
 def _method_options(label: str, seed: int) -> tuple[str, dict[str, Any]]:
-    """Explainer name and options of a table label (``TSR + <base>`` wraps the base method)."""
+    """Explainer name and options of a table label, seeded where the explainer draws noise.
+
+    ``TSR + <base>`` wraps the base method (seeded the same way).
+    """
+    from xsup import plugins
+
+    def seeded(name: str, options: dict[str, Any]) -> dict[str, Any]:
+        takes_seed = "random_state" in plugins.get("explainers", name)().get_params()
+        return {**options, "random_state": seed} if takes_seed else dict(options)
+
     if label == RANDOM:
         return "random", {"random_state": seed}
+    methods = {**TABLE2_METHODS, **PERTURBATION_METHODS}
     if label.startswith("TSR + "):
-        base, options = {**TABLE2_METHODS, **PERTURBATION_METHODS}[label[len("TSR + "):]]
-        if options:
-            raise ValueError(f"TSR bases take no options here; got {options!r} for {label!r}.")
-        return "tsr", {"base": base}
-    return {**TABLE2_METHODS, **PERTURBATION_METHODS}[label]
+        base, options = methods[label[len("TSR + "):]]
+        instance = plugins.get("explainers", base)(**seeded(base, options))
+        return "tsr", {"base": instance}
+    name, options = methods[label]
+    return name, seeded(name, options)
 
 
 def _labels(settings: TSSaliencySettings, table1: bool) -> list[str]:
