@@ -32,7 +32,7 @@ import numpy as np
 from skorch.callbacks import Callback, EarlyStopping
 
 from xsup.bench._common import BenchResult, Progress
-from xsup.bench._ts_saliency_report import draw_figures, make_notes, make_tables
+from xsup.bench._ts_saliency_report import RANDOM, draw_figures, make_notes, make_tables
 
 __all__ = ["FULL", "QUICK", "TSSaliencySettings", "run"]
 
@@ -53,8 +53,6 @@ PERTURBATION_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "Feature Permutation": ("feature_permutation", {}),
     "Shapley Sampling": ("shapley_sampling", {}),
 }
-
-RANDOM = "Random"
 
 #: k of saliency-guided training per data set for the TCN (SGT paper, Table 10; lambda = 1).
 SGT_K = {
@@ -241,10 +239,6 @@ def _labels(settings: TSSaliencySettings, table1: bool) -> list[str]:
     return labels
 
 
-#: (process, data set, architecture, training) -> method label -> metric -> one value per seed.
-Results = dict[tuple[str, str, str, str], dict[str, dict[str, list[float]]]]
-
-
 def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None) -> BenchResult:
     """Train every architecture on every data set (both trainings) and score every method.
 
@@ -277,7 +271,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     n_models = sum(len(settings.architectures) if process == "gaussian" and kind in settings.datasets
                    else 1 for process, kind in runs)
     progress = Progress(len(settings.seeds) * n_models * len(TRAININGS) + 1)
-    results: Results = {}
+    results: dict[tuple[str, str, str, str], dict[str, dict[str, list[float]]]] = {}
     accuracy: dict[tuple[str, str, str, str], dict[str, list[float]]] = {}
     figure_maps: dict[str, dict[str, np.ndarray]] = {}
     figure_curves: dict[str, dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]] = {

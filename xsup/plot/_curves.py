@@ -7,22 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xsup.plot._saliency import _import_matplotlib, _real_array
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["plot_accuracy_drop", "plot_precision_recall", "plot_sensitivity"]
 
-INSTALL_HINT = 'plotting needs matplotlib: pip install "xsup[plot]"'
-
 
 def new_figure(figsize: tuple[float, float]) -> Figure:
     """An empty figure with constrained layout, not registered with pyplot."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    return Figure(figsize=figsize, layout="constrained")
+    return _import_matplotlib()(figsize=figsize, layout="constrained")
 
 
 def figure_and_axes(ax: Any, figsize: tuple[float, float] = (4.5, 3.5)) -> tuple[Figure, Axes]:
@@ -39,12 +35,7 @@ def figure_and_axes(ax: Any, figsize: tuple[float, float] = (4.5, 3.5)) -> tuple
 
 def _vector(value: Any, name: str) -> np.ndarray:
     """A 1-D float array of real numbers (NaN allowed: matplotlib leaves a gap)."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
-        value = value.detach().cpu().numpy()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must hold real numbers; got {type(value).__name__}.") from error
+    array = _real_array(value, name)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D sequence; got shape {array.shape}.")
     if np.isinf(array).any():

@@ -25,6 +25,25 @@ def _import_matplotlib() -> Any:
     return Figure
 
 
+def _real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` (array-like or torch.Tensor) as a float64 array; TypeError if not real numbers."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must hold real numbers; got {type(value).__name__}.") from error
+
+
+def _save_png(figure: Figure, path: str | PathLike[str] | None) -> None:
+    """Write ``figure`` to ``path`` as a PNG with matplotlib's Agg renderer (nothing if None)."""
+    if path is not None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(figure)
+        figure.savefig(path, format="png", dpi=100)
+
+
 def _one_sample(value: Any, name: str, index: int) -> np.ndarray:
     """``value[index]`` as a float array; only that sample is read (memory maps, tensors)."""
     try:
@@ -169,9 +188,5 @@ def plot_saliency_overlays(
                 ax.set_title(f"t = {column}")
     if image is not None:
         figure.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="saliency")
-    if path is not None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(figure)
-        figure.savefig(path, format="png", dpi=100)
+    _save_png(figure, path)
     return figure

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xsup.plot._saliency import _import_matplotlib, _outline
+from xsup.plot._saliency import _import_matplotlib, _outline, _real_array, _save_png
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -18,12 +18,7 @@ __all__ = ["plot_time_series_saliency"]
 
 def _map(value: Any, name: str) -> np.ndarray:
     """One sample's ``(T, F)`` map as a float array."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
-        value = value.detach().cpu().numpy()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must hold real numbers; got {type(value).__name__}.") from error
+    array = _real_array(value, name)
     if array.ndim != 2:
         raise ValueError(f"{name} must be one sample's (T, F) map; got shape {array.shape}.")
     return array
@@ -109,9 +104,5 @@ def plot_time_series_saliency(
     axes[-1, 0].set_xlabel("time")
     if image is not None:
         figure.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="saliency")
-    if path is not None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(figure)
-        figure.savefig(path, format="png", dpi=100)
+    _save_png(figure, path)
     return figure
