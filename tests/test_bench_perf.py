@@ -52,6 +52,24 @@ def test_epoch_ratios_are_positive_finite(quick_run):
         assert rows and all(row["self_ms"] >= 0 for row in rows)
 
 
+def test_wider_backbone_rows_have_their_own_baseline(quick_run):
+    _, payload, markdown = quick_run
+    wider = payload["wider_backbones"]
+    assert list(wider) == ["(32, 64)"]
+    row = wider["(32, 64)"]
+    assert row["channels"] == [32, 64] and _positive_finite(row["baseline_epoch_s"])
+    assert set(row["ratios"]) == {"STES", "STES-I (no interpolator)"}
+    assert all(_positive_finite(ratio) for ratio in row["ratios"].values())
+    assert "| (16, 32) (default) |" in markdown and "| (32, 64) |" in markdown
+
+
+def test_interpolator_share_is_the_part_of_the_extra_time_stes_i_saves():
+    from xsup.bench._perf_report import _interpolator_share
+
+    assert _interpolator_share({"STES": 1.5, "STES-I (no interpolator)": 1.2}) == pytest.approx(0.6)
+    assert _interpolator_share({"STES": 0.9, "STES-I (no interpolator)": 0.9}) == 0.0
+
+
 def test_threshold_throughput_and_scaling_are_positive_finite(quick_run):
     _, payload, _ = quick_run
     threshold = payload["threshold"]

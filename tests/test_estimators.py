@@ -98,6 +98,24 @@ def test_explanation_term_is_logged_per_epoch_with_validation():
     assert clf.history[-1, "valid_explanation"] > 0
 
 
+def test_reconstruction_term_of_a_learned_interpolator_is_an_epoch_column():
+    X, y, E = make_data("raster_sequences")
+    E[::3, 1] = np.nan  # missing frames for the interpolator to fill
+    clf = ExplanationSupervisedClassifier(
+        loss="stes", interpolator="stes", interpolator__hidden=4, max_epochs=2, batch_size=8,
+        verbose=0, random_state=0,
+    ).fit(X, y, E)
+    for prefix in ("train", "valid"):
+        batches = [batch[f"{prefix}_reconstruction"] for batch in clf.history[-1, "batches"]
+                   if f"{prefix}_reconstruction" in batch]
+        sizes = [batch[f"{prefix}_batch_size"] for batch in clf.history[-1, "batches"]
+                 if f"{prefix}_reconstruction" in batch]
+        assert clf.history[-1, f"{prefix}_reconstruction"] == pytest.approx(
+            np.average(batches, weights=sizes))
+    without = ExplanationSupervisedClassifier(loss="stes", **small(max_epochs=1)).fit(X, y, E)
+    assert "train_reconstruction" not in without.history[-1]
+
+
 def test_explanation_term_decreases_during_supervised_training():
     X, y, E = make_data("images")
     clf = ExplanationSupervisedClassifier(

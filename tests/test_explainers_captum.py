@@ -303,6 +303,19 @@ def test_feature_permutation_needs_two_samples():
         FeaturePermutation().explain(relu_net(spec), X[:1], TARGET[:1], spec)
 
 
+def test_estimator_joins_a_last_batch_of_one_sample_to_the_batch_before(fitted):
+    X, classifier, _ = fitted
+    tail = np.concatenate([X, X[:1]])  # 9 samples in batches of 4: the last would hold 1
+    maps = classifier.explain(tail, method="feature_permutation", random_state=0)
+    assert maps.shape == (9, *classifier.input_spec_.annotation_shape)
+    assert np.isfinite(maps).all()
+    # the first 4 samples form the same batch as before, so their maps do not move
+    assert np.allclose(maps[:4], classifier.explain(X, method="feature_permutation",
+                                                    random_state=0)[:4])
+    with pytest.raises(ValueError, match="at least 2 samples; got 1"):
+        classifier.explain(X[:1], method="feature_permutation")
+
+
 def test_missing_captum_raises_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "captum.attr", None)
     X, spec = data("tabular", (6,))

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 
+import joblib
 import numpy as np
 import optuna
 import pytest
@@ -346,3 +347,46 @@ def test_tune_fits_folds_in_parallel_processes():
     study = tune(_net(), X, y, E, n_trials=1, cv=2, n_jobs=2, random_state=0)
     assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
     assert len(study.trials[0].user_attrs["fold_scores"][0]) == 2
+
+
+# --- Dask cluster (joblib's "dask" backend, docs/scaling.md) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed", reason="needs dask.distributed (xsup[cluster])")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _on_dask(client):
+    """joblib's dask backend; yields the list of tasks that ran on the cluster's workers."""
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as tasks, joblib.parallel_config(backend="dask"):
+        yield tasks.data
+
+
+def test_grid_search_with_annotations_runs_on_a_dask_cluster(dask_client):
+    X, y, E = _data()
+    grid = {"sigma1": [0.1, 10.0]}
+    local = GridSearchCV(_net(max_epochs=2), grid, cv=2).fit(X, y, E=E)
+    with _on_dask(dask_client) as tasks:
+        remote = GridSearchCV(_net(max_epochs=2), grid, cv=2, n_jobs=-1).fit(X, y, E=E)
+    assert tasks, "no task ran on the Dask workers"
+    np.testing.assert_allclose(remote.cv_results_["mean_test_score"],
+                               local.cv_results_["mean_test_score"])
+    assert remote.best_params_ == local.best_params_
+
+
+def test_tune_fits_its_folds_on_a_dask_cluster(dask_client):
+    X, y, E = _data()
+    local = tune(_net(max_epochs=2), X, y, E, n_trials=2, cv=2, random_state=0)
+    with _on_dask(dask_client) as tasks:
+        remote = tune(_net(max_epochs=2), X, y, E, n_trials=2, cv=2, n_jobs=-1, random_state=0)
+    assert tasks, "no task ran on the Dask workers"
+    assert [t.params for t in remote.trials] == [t.params for t in local.trials]
+    np.testing.assert_allclose([t.value for t in remote.trials], [t.value for t in local.trials])

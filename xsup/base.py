@@ -100,9 +100,15 @@ class Explainer(Plugin):
         Whether the map can be trained through (``create_graph=True`` keeps the
         graph to the model's parameters). Only differentiable explainers can be
         used for training.
+    min_batch_size : int
+        Fewest samples a batch passed to ``explain`` must hold (2 for methods
+        that compare the samples of a batch, such as feature permutation);
+        the estimators' ``explain`` joins a shorter last batch to the one
+        before it.
     """
 
     differentiable: ClassVar[bool] = False
+    min_batch_size: ClassVar[int] = 1
 
     @abstractmethod
     def explain(

@@ -49,6 +49,14 @@ TRAINING_CONFIGS: dict[str, tuple[dict[str, Any], float | None]] = {
     "RES-G": ({"loss": "res"}, None),
 }
 
+#: Configurations timed again on wider ``cnn_gru`` encoders: the learned interpolator's cost
+#: does not grow with the backbone, so its share of an STES epoch shrinks.
+WIDER_CONFIGS: dict[str, dict[str, Any]] = {
+    "Baseline (loss=none)": {"loss": "none"},
+    "STES": TRAINING_CONFIGS["STES"][0],
+    "STES-I (no interpolator)": TRAINING_CONFIGS["STES-I (no interpolator)"][0],
+}
+
 #: Paper's reported ratio to the baseline epoch, where there is one.
 PAPER_RATIOS = {"STES": 18.6 / 12.5, "SGT": 3.1}
 
@@ -75,6 +83,7 @@ class PerfBenchSettings:
     rounds: int
     memory_n: int
     tsr_size: tuple[int, int, int]
+    wider_channels: tuple[tuple[int, ...], ...]
     seeds: tuple[int, ...] = (0,)
 
 
@@ -82,12 +91,13 @@ FULL = PerfBenchSettings(
     n_train=512, epochs=4, batch_size=32, threshold_m=100_000,
     brute_force_m=(10_000, 30_000, 100_000),
     n_explain=256, grid_n=(64, 128, 256, 512), grid_t=(2, 4, 8, 16), grid_hw=(8, 16, 32, 64),
-    repeats=3, rounds=3, memory_n=2_000, tsr_size=(50, 50, 50),
+    repeats=3, rounds=5, memory_n=2_000, tsr_size=(50, 50, 50),
+    wider_channels=((32, 64), (64, 128)),
 )
 QUICK = PerfBenchSettings(
     n_train=32, epochs=2, batch_size=16, threshold_m=2_000, brute_force_m=(500, 1_000),
     n_explain=16, grid_n=(8, 16), grid_t=(2, 4), grid_hw=(8, 16), repeats=1,
-    rounds=1, memory_n=64, tsr_size=(2, 6, 3),
+    rounds=1, memory_n=64, tsr_size=(2, 6, 3), wider_channels=((32, 64),),
 )
 
 
@@ -187,6 +197,34 @@ def epoch_ratios(settings: PerfBenchSettings, progress: Progress, seed: int) -> 
     return {"device": device, "n_train": settings.n_train, "baseline_epoch_s": base,
             "baseline_rounds_s": seconds["Baseline (loss=none)"],
             "baseline_gpu": gpu["Baseline (loss=none)"], "ratios": rows, "profiles": profiles}
+
+
+def wider_backbone_ratios(settings: PerfBenchSettings, progress: Progress,
+                          seed: int) -> dict[str, Any]:
+    """STES and STES-I epoch ratios on ``cnn_gru`` encoders wider than the default.
+
+    Same data, rounds and timing as :func:`epoch_ratios`; each width has its own
+    baseline. Returns ``{"(32, 64)": {"channels", "baseline_epoch_s", "ratios"}, ...}``.
+    """
+    data = _training_data(settings, seed)
+    baseline = next(iter(WIDER_CONFIGS))
+    result: dict[str, Any] = {}
+    for channels in settings.wider_channels:
+        progress.step(f"STES on a wider backbone: cnn_gru channels {channels}, "
+                      f"{settings.rounds} rounds")
+        seconds: dict[str, list[float]] = {name: [] for name in WIDER_CONFIGS}
+        for _ in range(settings.rounds):
+            for name, params in WIDER_CONFIGS.items():
+                model = _training_model(settings, {**params, "module__channels": channels}, seed)
+                seconds[name].append(_epoch_seconds(model.fit(*data)))
+        base = min(seconds[baseline])
+        result[str(tuple(channels))] = {
+            "channels": list(channels), "baseline_epoch_s": base,
+            "ratios": {name: min(values) / base for name, values in seconds.items()
+                       if name != baseline}}
+        progress.note("    " + ", ".join(f"{name} {ratio:.2f}" for name, ratio
+                                         in result[str(tuple(channels))]["ratios"].items()))
+    return result
 
 
 # ---------------------------------------------------------------- RES threshold search
@@ -380,8 +418,9 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     if seeds is not None:
         settings = replace(settings, seeds=tuple(seeds))
     seed = settings.seeds[0]
-    progress = Progress(settings.rounds + 2 + 1 + 3 + 1 + 1 + 1)
+    progress = Progress(settings.rounds + len(settings.wider_channels) + 2 + 1 + 3 + 1 + 1 + 1)
     epochs = epoch_ratios(settings, progress, seed)
+    wider = wider_backbone_ratios(settings, progress, seed)
     threshold = threshold_speedup(settings, progress, seed)
     progress.note(f"    speed-up {threshold['speedup']:.0f}x at m = {threshold['m']}")
     throughput = explain_throughput(settings, progress, seed)
@@ -401,6 +440,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
         intro=report.intro(settings, epochs["device"]),
         tables={
             "Epoch time over the baseline's": report.epoch_table(epochs),
+            "STES on wider backbones": report.wider_table(epochs, wider),
             "Where the time goes (configurations above target)":
                 report.profile_tables(epochs["profiles"]),
             "RES threshold search": report.threshold_table(threshold),
@@ -409,9 +449,9 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
             "Memory-mapped data: peak RSS at N and 10 N": report.memory_table(memory),
             "TSR: batched against the loop": report.tsr_table(tsr),
         },
-        data={"epochs": epochs, "threshold": threshold, "throughput": throughput,
+        data={"epochs": epochs, "wider_backbones": wider, "threshold": threshold, "throughput": throughput,
               "scaling": scaling, "memory": memory, "tsr": tsr},
         settings=asdict(settings),
         figures=[FIGURE_NAME],
-        notes=report.findings(epochs, threshold, memory, tsr),
+        notes=report.findings(epochs, wider, threshold, memory, tsr),
     )

@@ -26,10 +26,11 @@ class EpochProgress(Callback):
         self.stream = stream
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
-        """Print the last epoch's training loss, explanation term and duration."""
+        """Print the last epoch's training loss, explanation (and reconstruction) term, duration."""
         row = net.history[-1]
         parts = [f"epoch {row['epoch']:>3}/{net.max_epochs}", f"loss {row['train_loss']:.4f}"]
-        if "train_explanation" in row:
-            parts.append(f"explanation {row['train_explanation']:.4f}")
+        for term in ("explanation", "reconstruction"):
+            if f"train_{term}" in row:
+                parts.append(f"{term} {row[f'train_{term}']:.4f}")
         parts.append(f"({row['dur']:.1f} s)")
         print(self.indent + "  ".join(parts), file=self.stream or sys.stdout, flush=True)

@@ -27,6 +27,9 @@ from xsup.validation import (
     check_matches_training,
 )
 
+#: Batch terms besides the loss that are averaged into epoch columns ``train_*``/``valid_*``.
+LOGGED_TERMS = ("explanation", "reconstruction")
+
 
 class RowDataset(Dataset):
     """skorch's Dataset, copying each row read from a read-only array (a memory map opened "r").
@@ -138,9 +141,11 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         callbacks = super()._default_callbacks
         position = [name for name, _ in callbacks].index("valid_loss")
         callbacks[position:position] = [
-            ("train_explanation", PassthroughScoring(name="train_explanation", on_train=True)),
+            (f"train_{term}", PassthroughScoring(name=f"train_{term}", on_train=True))
+            for term in LOGGED_TERMS
         ]
-        callbacks.insert(-1, ("valid_explanation", PassthroughScoring(name="valid_explanation")))
+        for term in LOGGED_TERMS:  # epochs without the term (no validation data...) skip it
+            callbacks.insert(-1, (f"valid_{term}", PassthroughScoring(name=f"valid_{term}")))
         return callbacks
 
     # ------------------------------------------------------------------ data
@@ -358,6 +363,19 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
             [output.detach().cpu().numpy() for output in self.forward_iter(X, training=False)]
         )
 
+    def _explain_batches(self, X: Any, min_size: int) -> Iterator[torch.Tensor]:
+        """Batches of ``X`` for ``explain``; a last batch under ``min_size`` joins the one before."""
+        previous = None
+        for batch in self.get_iterator(self.get_dataset(X), training=False):
+            current = self._to_model(unpack_data(batch)[0])
+            if previous is not None and len(current) < min_size:
+                current = torch.cat([previous, current])
+            elif previous is not None:
+                yield previous
+            previous = current
+        if previous is not None:
+            yield previous
+
     def explain(
         self, X: Any, method: str | None = None, target: Any = None, **kwargs: Any
     ) -> np.ndarray:
@@ -389,8 +407,7 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         targets = self._explained_target(X, target)
         self._set_training(False)
         maps, start = [], 0
-        for batch in self.get_iterator(self.get_dataset(X), training=False):
-            Xb = self._to_model(unpack_data(batch)[0])
+        for Xb in self._explain_batches(X, explainer.min_batch_size):
             tb = torch.as_tensor(targets[start : start + len(Xb)], device=self.device)
             start += len(Xb)
             with torch.enable_grad(), self._gradient_context():

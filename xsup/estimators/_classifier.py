@@ -80,7 +80,8 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
     module_, loss_, explainer_, interpolator_ :
         The fitted backbone and plugins.
     history : skorch.History
-        Per-epoch log, with ``train_explanation`` and ``valid_explanation``.
+        Per-epoch log, with ``train_explanation`` and ``valid_explanation`` (and
+        ``train_reconstruction``/``valid_reconstruction`` with a learned interpolator).
 
     Examples
     --------

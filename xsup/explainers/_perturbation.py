@@ -5,7 +5,7 @@ Re-exported by :mod:`xsup.explainers.captum_methods`, where they are registered.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -193,7 +193,8 @@ class FeaturePermutation(PosthocExplainer):
     """Permutation feature importance: Captum's ``FeaturePermutation``.
 
     The output drop when a group of cells is shuffled across the samples of the
-    batch passed to ``explain`` (which must hold at least 2 samples).
+    batch passed to ``explain`` (which must hold at least 2 samples; the
+    estimators' ``explain`` never passes a last batch of one sample alone).
 
     Parameters
     ----------
@@ -209,6 +210,8 @@ class FeaturePermutation(PosthocExplainer):
         Seeds the permutations.
     """
 
+    min_batch_size: ClassVar[int] = 2
+
     def __init__(self, feature_mask: Any = "auto", perturbations_per_eval: int = 1,
                  random_state: Any = None) -> None:
         self.feature_mask = feature_mask
@@ -219,10 +222,10 @@ class FeaturePermutation(PosthocExplainer):
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's FeaturePermutation of ``target`` within the batch."""
         per_eval = check_positive_int("perturbations_per_eval", self.perturbations_per_eval)
-        if len(X) < 2:
+        if len(X) < self.min_batch_size:
             raise ValueError(
                 f"feature_permutation shuffles values across the samples of a batch, so X must "
-                f"hold at least 2 samples; got {len(X)} (use a larger batch_size)."
+                f"hold at least {self.min_batch_size} samples; got {len(X)}."
             )
         return import_captum().FeaturePermutation(model).attribute(
             X, target=target, feature_mask=_feature_mask(self.feature_mask, spec, X.device),

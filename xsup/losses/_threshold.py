@@ -24,8 +24,9 @@ def adaptive_threshold(
     ascending order, then positives in descending order) and the first strict
     maximum wins: the smallest negative value with the best count if there is
     one, else the largest positive value with the best count. Counts come from
-    sorting and binary search, so a row of ``m`` cells costs O(m log m);
-    rows are independent and solved together.
+    one sort of the row and running sums over it (equal values counted
+    together), so a row of ``m`` cells costs O(m log m); rows are
+    independent and solved together.
 
     Parameters
     ----------
@@ -49,20 +50,26 @@ def adaptive_threshold(
     >>> adaptive_threshold(M, F, C)  # row 2: a = 0.5 keeps 0.3, 0.5 low and 0.6 high
     tensor([0.2000, 0.5000])
     """
-    values = saliency.detach()
-    inf = torch.full_like(values, float("inf"))
-    sorted_negative = torch.where(negative, values, inf).sort(dim=1).values
-    sorted_positive = torch.where(positive, values, inf).sort(dim=1).values
-    n_positive = positive.sum(dim=1, keepdim=True)
-    # +inf padding sorts last: it is never <= a finite candidate and is ignored by both counts
-    negatives_at_or_below = torch.searchsorted(sorted_negative, values.contiguous(), right=True)
-    positives_at_or_above = n_positive - torch.searchsorted(sorted_positive, values.contiguous())
+    values, order = saliency.detach().sort(dim=1)
+    negative, positive = negative.gather(1, order), positive.gather(1, order)
+    # cells with equal values form a tie group [first, last] of sorted positions
+    position = torch.arange(values.shape[1], device=values.device).expand_as(order)
+    starts = torch.ones_like(negative)
+    starts[:, 1:] = values[:, 1:] != values[:, :-1]
+    ends = torch.ones_like(negative)
+    ends[:, :-1] = starts[:, 1:]
+    first = torch.where(starts, position, 0).cummax(dim=1).values
+    last = torch.where(ends, position, values.shape[1]).flip(1).cummin(dim=1).values.flip(1)
+    negatives_at_or_below = negative.cumsum(dim=1).gather(1, last)
+    positives_below = (positive.cumsum(dim=1) - positive.long()).gather(1, first)
+    positives_at_or_above = positive.sum(dim=1, keepdim=True) - positives_below
     annotated = positive | negative
     count = torch.where(annotated, negatives_at_or_below + positives_at_or_above, -1)
     best = count.max(dim=1, keepdim=True).values
     winners = count == best
     negative_winners = negative & winners
     positive_winners = positive & winners
+    inf = torch.full_like(values, float("inf"))
     smallest_negative = torch.where(negative_winners, values, inf).amin(dim=1)
     largest_positive = torch.where(positive_winners, values, -inf).amax(dim=1)
     threshold = torch.where(negative_winners.any(dim=1), smallest_negative, largest_positive)
