@@ -77,6 +77,20 @@ def _curves(curves: Any, parts: tuple[str, ...], keys: Mapping[str, str] | None 
     return checked
 
 
+def _draw_lines(checked: dict[str, list[np.ndarray | None]], ax: Any, title: str | None, *,
+                sort: bool, **axis_settings: Any) -> Figure:
+    """One marked line per checked ``(x, y)`` curve, joined in order of x when ``sort``."""
+    figure, axes = figure_and_axes(ax)
+    for label, (x, y) in checked.items():
+        order = np.argsort(x, kind="stable") if sort else slice(None)
+        axes.plot(x[order], y[order], marker="o", markersize=3, label=label)
+    axes.set(**axis_settings)
+    if title is not None:
+        axes.set_title(title)
+    axes.legend(fontsize="small")
+    return figure
+
+
 def plot_precision_recall(
     curves: Mapping[str, Any], *, ax: Any = None, title: str | None = None
 ) -> Figure:
@@ -119,15 +133,8 @@ def plot_precision_recall(
     """
     checked = _curves(curves, ("recall", "precision"),
                       {"recall": "recall", "precision": "precision"})
-    figure, axes = figure_and_axes(ax)
-    for label, (recall, precision) in checked.items():
-        order = np.argsort(recall, kind="stable")
-        axes.plot(recall[order], precision[order], marker="o", markersize=3, label=label)
-    axes.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02))
-    if title is not None:
-        axes.set_title(title)
-    axes.legend(fontsize="small")
-    return figure
+    return _draw_lines(checked, ax, title, sort=True, xlabel="recall", ylabel="precision",
+                       xlim=(0, 1.02), ylim=(0, 1.02))
 
 
 def plot_accuracy_drop(
@@ -181,14 +188,8 @@ def plot_accuracy_drop(
                 f"curves[{label!r}] fraction must lie in [0, 1] (percentages divided by 100); "
                 f"got values from {np.nanmin(fraction):g} to {np.nanmax(fraction):g}."
             )
-    figure, axes = figure_and_axes(ax)
-    for label, (fraction, accuracy) in checked.items():
-        axes.plot(fraction, accuracy, marker="o", markersize=3, label=label)
-    axes.set(xlabel="fraction of saliency masked", ylabel="accuracy", xlim=(0, 1))
-    if title is not None:
-        axes.set_title(title)
-    axes.legend(fontsize="small")
-    return figure
+    return _draw_lines(checked, ax, title, sort=False, xlabel="fraction of saliency masked",
+                       ylabel="accuracy", xlim=(0, 1))
 
 
 def plot_sensitivity(
