@@ -20,6 +20,7 @@ from xsup import (  # noqa: E402
     ExplanationSupervisedRegressor,
 )
 from xsup.losses.rrr import RRRLoss  # noqa: E402
+from xsup.objective import double_backward_context  # noqa: E402
 
 
 class AcceleratedClassifier(ExplanationAccelerateMixin, ExplanationSupervisedClassifier):
@@ -152,10 +153,10 @@ def test_cudnn_is_switched_off_for_recurrent_modules_placed_on_cuda(monkeypatch)
     X = np.random.default_rng(0).normal(size=(16, 6, 2)).astype("float32")
     clf = ExplanationSupervisedClassifier(module="lstm", max_epochs=1, verbose=0, device=None,
                                           train_split=None).fit(X, np.arange(16) % 2)
-    assert isinstance(clf._gradient_context(), contextlib.nullcontext)
+    assert isinstance(double_backward_context(clf.module_), contextlib.nullcontext)
     on_gpu = [SimpleNamespace(device=torch.device("cuda", 0))]
     monkeypatch.setattr(clf.module_, "parameters", lambda recurse=True: iter(on_gpu))
     before = torch.backends.cudnn.enabled
-    with clf._gradient_context():
+    with double_backward_context(clf.module_):
         assert torch.backends.cudnn.enabled is False
     assert torch.backends.cudnn.enabled == before

@@ -151,7 +151,7 @@ def test_classification_error_is_sklearn_log_loss():
                                    n_repeats=1)
     with torch.no_grad():
         proba = torch.softmax(model(torch.as_tensor(X)).double(), dim=1).numpy()
-    assert result.baseline_error == pytest.approx(log_loss(y, y_proba=proba))
+    assert result.baseline_error == pytest.approx(log_loss(y, proba))
 
 
 def test_windows_of_several_frames_still_recover_the_lags():

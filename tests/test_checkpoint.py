@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import joblib
 import numpy as np
@@ -219,7 +220,9 @@ def test_fingerprint_tells_hyperparameters_and_data_apart_but_not_epochs():
 
 
 def test_large_arrays_are_fingerprinted_on_evenly_spaced_rows(monkeypatch):
-    monkeypatch.setattr(callbacks, "_HASHED_BYTES", 1024)
+    from xsup import _fingerprint
+
+    monkeypatch.setattr(_fingerprint, "_HASHED_BYTES", 1024)
     X = np.random.default_rng(0).normal(size=(4000, 8)).astype(np.float32)
     net = make({})
     fold = np.arange(0, 3000)
@@ -309,3 +312,74 @@ def test_a_fit_killed_with_sigkill_resumes_without_losing_finished_epochs(tmp_pa
     done = json.loads((folder / "done.json").read_text())
     assert done["epoch"] == list(range(1, 7))
     assert done["train_loss"][: len(saved)] == [row["train_loss"] for row in saved]
+
+
+# ---------------------------------------------------------------------- skorch's own checkpoint
+def test_skorch_checkpoint_without_the_plugin_files_warns_that_it_would_reset_them(tmp_path):
+    from skorch.callbacks import Checkpoint as SkorchCheckpoint
+
+    data, options = CASES["stes-decay-and-stes-interpolator"]
+    X, y, E = data()
+    plain = SkorchCheckpoint(monitor=None, dirname=str(tmp_path / "plain"))
+    with pytest.warns(callbacks.IncompleteCheckpointWarning,
+                      match=r"Checkpoint 'Checkpoint' does not save the learnable loss_ \(STESLoss\) "
+                            r"and interpolator_ \(STESInterpolator\).*f_loss='loss.pt', "
+                            r"f_interpolator='interpolator.pt'"):
+        make(options, max_epochs=1, callbacks=[plain]).fit(X, y, E)
+    complete = SkorchCheckpoint(monitor=None, dirname=str(tmp_path / "complete"),
+                                f_loss="loss.pt", f_interpolator="interpolator.pt")
+    ours = Checkpoint(monitor=None, dirname=str(tmp_path / "ours"))
+    for callback in (complete, ours):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", callbacks.IncompleteCheckpointWarning)
+            make(options, max_epochs=1, callbacks=[callback]).fit(X, y, E)
+
+
+def test_skorch_checkpoint_of_a_net_without_learnable_plugin_parts_is_quiet(tmp_path):
+    from skorch.callbacks import Checkpoint as SkorchCheckpoint
+
+    X, y, E = image_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", callbacks.IncompleteCheckpointWarning)
+        make({"loss": "gradia"}, max_epochs=1, callbacks=[
+            SkorchCheckpoint(monitor=None, dirname=str(tmp_path))]).fit(X, y, E)
+
+
+# ---------------------------------------------------------------------- damaged checkpoints
+def _checkpointed_fit(tmp_path):
+    data, options = CASES["res-learnable-imputation"]
+    X, y, E = data()
+    make(options, max_epochs=1, callbacks=[Checkpoint(monitor=None, dirname=str(tmp_path))]
+         ).fit(X, y, E)
+    (fit_dir,) = tmp_path.glob("fit-*")
+    return fit_dir, fit_dir / (fit_dir / "latest").read_text(), options, (X, y, E)
+
+
+def _resume(tmp_path, options, data):
+    return make(options, max_epochs=2, callbacks=[
+        Checkpoint(monitor=None, dirname=str(tmp_path), resume=True)]).fit(*data)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "missing"])
+@pytest.mark.parametrize("name", ["params.pt", "loss.pt", "history.json"])
+def test_a_damaged_checkpoint_file_is_named_in_a_one_line_error(tmp_path, damage, name):
+    fit_dir, latest, options, data = _checkpointed_fit(tmp_path)
+    path = latest / name
+    content = path.read_bytes()
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(b"" if damage == "empty" else content[: len(content) // 2])
+    with pytest.raises(callbacks.CheckpointError) as error:
+        _resume(tmp_path, options, data)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message
+    assert ("is missing" if damage == "missing" else "cannot be loaded") in message
+
+
+@pytest.mark.parametrize("pointer", ["../..", "..", "/etc", "", "epoch-1/../../x"])
+def test_a_latest_pointer_outside_the_checkpoint_folder_is_refused(tmp_path, pointer):
+    fit_dir, _, options, data = _checkpointed_fit(tmp_path)
+    (fit_dir / "latest").write_text(pointer)
+    with pytest.raises(callbacks.CheckpointError, match=r"checkpoint pointer .*latest names "):
+        _resume(tmp_path, options, data)

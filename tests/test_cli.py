@@ -13,10 +13,10 @@ def test_help_lists_the_commands(capsys):
     assert "demo" in out and "plugins" in out and "bench" in out
 
 
-def test_plugins_prints_kind_name_and_origin_of_every_kind(capsys):
+def test_plugins_prints_kind_name_origin_and_status_of_every_kind(capsys):
     assert main(["plugins"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["kind", "name", "origin"]
+    assert lines[0].split() == ["kind", "name", "origin", "status"]
     rows = {tuple(line.split()[:2]) for line in lines[1:]}
     for row in [("losses", "gradia"), ("losses", "none"), ("explainers", "gradcam"),
                 ("interpolators", "none"), ("modules", "cnn_gru")]:
@@ -38,7 +38,7 @@ def test_plugins_reports_a_broken_plugin_on_one_stderr_line(capsys, monkeypatch)
 
     def table(kinds):
         warnings.warn("losses plugin 'broken' from some-dist 1.0 is skipped: boom", PluginWarning)
-        return [("losses", "none", "xsup (built-in)")]
+        return [("losses", "none", "xsup (built-in)", "usable")]
 
     monkeypatch.setattr(command, "plugin_table", table)
     assert main(["plugins"]) == 0

@@ -31,10 +31,12 @@ class InputTimesGradient(Explainer):
 
 
 class RecordingGradient(InputGradient):
-    """Input gradients that record the batch size of every call."""
+    """Input gradients that record the batch size of every call (TSR explains with a copy)."""
+
+    sizes: list[int] = []
 
     def explain(self, model, X, target, spec, *, create_graph=False):
-        self.__dict__.setdefault("sizes_", []).append(len(X))
+        RecordingGradient.sizes.append(len(X))
         return super().explain(model, X, target, spec, create_graph=create_graph)
 
 
@@ -132,12 +134,12 @@ def test_chunk_size_bounds_the_inputs_of_each_base_call():
     torch.manual_seed(0)
     spec = InputSpec("time_series", (6, 4), 3)
     model = nn.Sequential(nn.Flatten(), nn.Linear(24, 5), nn.Tanh(), nn.Linear(5, 3)).eval()
-    base = RecordingGradient()
-    tsr = TemporalSaliencyRescaling(base=base, chunk_size=8, threshold=0.0, threshold_mode="absolute")
+    RecordingGradient.sizes = []
+    tsr = TemporalSaliencyRescaling(base=RecordingGradient(), chunk_size=8, threshold=0.0, threshold_mode="absolute")
     tsr.explain(model, torch.randn(5, 6, 4), torch.zeros(5, dtype=torch.long), spec)
     # Step 1: 5 * (6 + 1) = 35 inputs -> 8, 8, 8, 8, 3; step 2: every step but each sample's
     # least relevant one, 5 * 5 steps * 4 features = 100 inputs -> 12 calls of 8 and one of 4.
-    assert base.sizes_ == [8, 8, 8, 8, 3] + [8] * 12 + [4]
+    assert RecordingGradient.sizes == [8, 8, 8, 8, 3] + [8] * 12 + [4]
 
 
 def test_minmax_rescale_handles_constant_rows():
@@ -161,12 +163,12 @@ def test_inputs_without_time_axis_are_declined(kind, shape):
     ({"threshold": -0.1, "threshold_mode": "absolute"}, ValueError, "threshold must be"),
     ({"threshold": "high"}, ValueError, "threshold must be"),
     ({"threshold_mode": "mean"}, ValueError, "threshold_mode must be one of"),
-    ({"mask_value": "last"}, ValueError, "mask_value must be a number or 'first'"),
+    ({"mask_value": "last"}, ValueError, "mask_value must be a finite number or 'first'"),
     ({"mask_value": float("nan")}, TypeError, "mask_value must be a finite number"),
     ({"below_threshold_score": -0.1}, ValueError, "below_threshold_score"),
     ({"normalize_features": "yes"}, TypeError, "normalize_features must be a bool"),
-    ({"chunk_size": 0}, ValueError, "chunk_size must be a positive int"),
-    ({"chunk_size": 2.5}, ValueError, "chunk_size must be a positive int"),
+    ({"chunk_size": 0}, ValueError, "chunk_size must be an int >= 1"),
+    ({"chunk_size": 2.5}, ValueError, "chunk_size must be an int >= 1"),
     ({"base": 42}, TypeError, "base must be a registered explainer name"),
     ({"base": nn.Linear(2, 2)}, TypeError, "base must be"),
     ({"base": "no_such_explainer"}, plugins.PluginNotFoundError, "no_such_explainer"),
@@ -174,7 +176,7 @@ def test_inputs_without_time_axis_are_declined(kind, shape):
 def test_bad_options_raise(options, error, match):
     spec = InputSpec("time_series", (3, 2), 2)
     with pytest.raises(error, match=match):
-        TemporalSaliencyRescaling(**options).explain(
+        plugins.resolve("explainers", TemporalSaliencyRescaling, options, spec=spec).explain(
             linear_model(W_HAND).float(), torch.randn(2, 3, 2), torch.zeros(2, dtype=torch.long), spec)
 
 

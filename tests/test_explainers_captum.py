@@ -25,6 +25,7 @@ from xsup.explainers import (
 from xsup.explainers._posthoc import seeded
 from xsup.explainers.captum_methods import grouped_feature_mask
 from xsup.spec import InputSpec
+from xsup import plugins
 
 captum_attr = pytest.importorskip("captum.attr")
 # The reference calls below go to Captum directly, which warns about what our explainers handle.
@@ -262,7 +263,7 @@ def test_random_saliency_without_base_draws_uniform_values():
     explainer = RandomSaliency(base=IntegratedGradients(baseline="zeros"), random_state=0)
     assert explainer.explain(model, X, TARGET, spec)[1].shape == (4, 3, 4, 4)
     with pytest.raises(TypeError, match="explainer__base"):
-        RandomSaliency(base=3).explain(model, X, TARGET, spec)
+        plugins.resolve("explainers", RandomSaliency, {"base": 3}, spec=spec)
 
 
 # ----------------------------------------------------------------------------- options and errors
@@ -283,9 +284,10 @@ def test_random_saliency_without_base_draws_uniform_values():
     (GradientShap(random_state="seed"), "explainer__random_state"),
 ])
 def test_bad_options_raise_value_errors_naming_them(explainer, message):
+    """Options are checked when the explainer is resolved, their fit to the data when it explains."""
     X, spec = data("tabular", (6,))
     with pytest.raises(ValueError, match=message):
-        explainer.explain(relu_net(spec), X, TARGET, spec)
+        plugins.resolve("explainers", explainer, spec=spec).explain(relu_net(spec), X, TARGET, spec)
 
 
 def test_bad_targets_raise_value_errors():
@@ -357,3 +359,21 @@ def test_every_method_explains_every_kind_through_the_estimator(fitted):
     assert maps.shape == expected and np.isfinite(maps).all()
     again = classifier.explain(X, method="integrated_gradients", baseline="zeros", n_steps=8)
     assert np.allclose(again, classifier.explain(X, method="integrated_gradients", baseline=0.0, n_steps=8))
+
+
+# ----------------------------------------------------------------------------- through an estimator
+@pytest.mark.parametrize("method", ["smoothgrad", "integrated_gradients", "gradient_shap",
+                                    "occlusion", "feature_permutation", "random"])
+def test_a_seeded_estimator_explains_the_same_way_on_every_call(method):
+    from xsup import ExplanationSupervisedClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3, 4)).astype(np.float32)
+    y = np.arange(12) % 2
+    fitted = ExplanationSupervisedClassifier(max_epochs=1, train_split=None, verbose=0,
+                                             random_state=0).fit(X, y)
+    first, second = fitted.explain(X, method=method), fitted.explain(X, method=method)
+    np.testing.assert_array_equal(first, second)
+    other = fitted.explain(X, method=method, random_state=1)  # an explicit seed wins
+    np.testing.assert_array_equal(other, fitted.explain(X, method=method, random_state=1))
+    assert not np.array_equal(first, other)

@@ -8,6 +8,7 @@ import torch
 from xsup.batch import annotated_frames
 from xsup.interpolators import LinearInterpolation, NearestInterpolation, STESInterpolator
 from xsup.spec import InputSpec
+from xsup import plugins
 
 NAN = float("nan")
 RASTERS = InputSpec("raster_sequences", (5, 1, 2, 2), 2)
@@ -128,7 +129,7 @@ def test_refuses_inputs_without_time_and_bad_options(cls):
         with pytest.raises(ValueError, match="time"):
             cls().setup(InputSpec(kind, shape, 2))
     with pytest.raises(ValueError, match="zero_is_missing"):
-        cls(zero_is_missing=1).setup(RASTERS)
+        plugins.resolve("interpolators", cls, {"zero_is_missing": 1}, spec=RASTERS)
 
 
 # ---------------------------------------------------------------- STES's learned interpolator
@@ -222,9 +223,9 @@ def test_stes_frame_dropout_hides_frames_only_in_training():
     values = {round(interpolator(E, missing)[1].item(), 6) for _ in range(5)}
     assert len(values) > 1
     with pytest.raises(ValueError, match="frame_dropout"):
-        STESInterpolator(frame_dropout=1.0).setup(RASTERS)
+        plugins.resolve("interpolators", STESInterpolator, {"frame_dropout": 1.0}, spec=RASTERS)
     with pytest.raises(ValueError, match="hidden"):
-        STESInterpolator(hidden=0).setup(RASTERS)
+        plugins.resolve("interpolators", STESInterpolator, {"hidden": 0}, spec=RASTERS)
 
 
 def test_stes_reconstruction_is_zero_without_annotated_frames():

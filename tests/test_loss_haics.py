@@ -20,7 +20,7 @@ TABULAR = InputSpec("tabular", (4,), 2)
 def make_batch(spec, annotation, saliency):
     return ExplanationBatch(model=None, X=None, y=None, output=None, target=None, spec=spec,
                             annotation=torch.as_tensor(annotation),
-                            _saliency=torch.as_tensor(saliency))
+                            saliency=torch.as_tensor(saliency))
 
 
 def haics(spec, annotation, saliency):

@@ -16,6 +16,7 @@ from xsup.losses import RESLoss
 from xsup.losses._imputation import AnnotationImputation, default_kernel_sigma
 from xsup.losses._threshold import adaptive_threshold
 from xsup.spec import InputSpec
+from xsup import plugins
 
 NAN = float("nan")
 TABULAR = InputSpec("tabular", (4,), 2)
@@ -25,7 +26,7 @@ IMAGES = InputSpec("images", (1, 3, 3), 2)
 def make_batch(spec, annotation, saliency):
     return ExplanationBatch(model=None, X=None, y=None, output=None, target=None, spec=spec,
                             annotation=torch.as_tensor(annotation),
-                            _saliency=torch.as_tensor(saliency))
+                            saliency=torch.as_tensor(saliency))
 
 
 def res(spec, **params):
@@ -261,7 +262,7 @@ def test_gradcheck_float64_learnable_imputation_parameters():
 ])
 def test_invalid_options_raise(params, match):
     with pytest.raises(ValueError, match=match):
-        RESLoss(**params).setup(IMAGES)
+        plugins.resolve("losses", RESLoss, params, spec=IMAGES)
 
 
 @pytest.mark.parametrize("kind", ["tabular", "time_series"])

@@ -14,6 +14,7 @@ from xsup.batch import ExplanationBatch
 from xsup.losses import RRRLoss
 from xsup.losses.rrr import irrelevance_mask
 from xsup.spec import InputSpec
+from xsup import plugins
 
 NAN = float("nan")
 
@@ -119,7 +120,7 @@ def test_missing_annotations_raise():
 
 def test_invalid_reduction_raises():
     with pytest.raises(ValueError, match="reduction"):
-        RRRLoss(reduction="max").setup(InputSpec("tabular", (4,), 2))
+        plugins.resolve("losses", RRRLoss, {"reduction": "max"}, spec=InputSpec("tabular", (4,), 2))
 
 
 @pytest.mark.parametrize(("kind", "shape"), [

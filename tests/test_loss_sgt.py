@@ -13,6 +13,7 @@ from xsup import ExplanationSupervisedClassifier
 from xsup.batch import ExplanationBatch
 from xsup.losses.sgt import SaliencyGuidedLoss, mask_low_saliency
 from xsup.spec import InputSpec
+from xsup import plugins
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -105,7 +106,7 @@ def test_k_outside_zero_one_is_rejected(k):
     with pytest.raises(ValueError, match="k must be a fraction in"):
         mask_low_saliency(torch.zeros(2, 3), torch.zeros(2, 3), k, "tabular")
     with pytest.raises(ValueError, match="k must be a fraction in"):
-        SaliencyGuidedLoss(k=k).setup(InputSpec("tabular", (3,), 2))
+        plugins.resolve("losses", SaliencyGuidedLoss, {"k": k}, spec=InputSpec("tabular", (3,), 2))
 
 
 def test_saliency_of_another_shape_is_rejected():

@@ -17,6 +17,7 @@ from xsup.losses import STESLoss
 from xsup.losses._decay import AdaptiveDecay, decay_weights
 from xsup.metrics import explanation_iou
 from xsup.spec import InputSpec
+from xsup import plugins
 
 NAN = float("nan")
 
@@ -30,7 +31,7 @@ def make_batch(saliency, annotation, spec: InputSpec) -> ExplanationBatch:
     return ExplanationBatch(
         model=None, X=None, y=None, output=None, target=None, spec=spec,
         annotation=torch.as_tensor(annotation, dtype=torch.float32),
-        _saliency=torch.as_tensor(saliency, dtype=torch.float32),
+        saliency=torch.as_tensor(saliency, dtype=torch.float32),
     )
 
 
@@ -189,7 +190,7 @@ def test_tabular_data_and_bad_options_are_refused():
                          ({"alpha": -0.1}, "alpha"), ({"max_decay": 0.0}, "max_decay"),
                          ({"max_decay": math.inf}, "max_decay"), ({"hidden": 0}, "hidden")]:
         with pytest.raises(ValueError, match=name):
-            STESLoss(**params).setup(spec)
+            plugins.resolve("losses", STESLoss, params, spec=spec)
 
 
 def test_needs_annotations():
@@ -214,7 +215,7 @@ GRADCHECK_SALIENCY = torch.tensor(
 def loss_of(loss: STESLoss, saliency: torch.Tensor, parameters: dict) -> torch.Tensor:
     batch = ExplanationBatch(model=None, X=None, y=None, output=None, target=None,
                              spec=GRADCHECK_SPEC, annotation=GRADCHECK_ANNOTATION,
-                             _saliency=saliency)
+                             saliency=saliency)
     return functional_call(loss, parameters, (batch,))
 
 

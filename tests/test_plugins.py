@@ -66,15 +66,23 @@ def broken_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
         "broken = fake_broken_mod:Missing\n"
         "notaloss = fake_mod:NotALoss\n"
         "gradia = fake_mod:NotALoss\n"
+        "exits = fake_exit_mod:Loss\n"
+        "needsdep = fake_mod:NeedsDependency\n"
     )
     (tmp_path / "fake_broken_mod.py").write_text(
         "raise ImportError('fake_broken_mod needs a library that is not installed')\n"
     )
-    (tmp_path / "fake_mod.py").write_text("class NotALoss:\n    pass\n")
+    (tmp_path / "fake_exit_mod.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "fake_mod.py").write_text(
+        "from xsup.losses import GradiaLoss\n"
+        "class NotALoss:\n    pass\n"
+        "class NeedsDependency(GradiaLoss):\n"
+        "    requires = {'no_such_module_for_xsup': 'no-such-package>=1'}\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins.reset()
     yield tmp_path
-    for module in ("fake_broken_mod", "fake_mod"):
+    for module in ("fake_broken_mod", "fake_mod", "fake_exit_mod"):
         sys.modules.pop(module, None)
 
 
@@ -104,9 +112,10 @@ def test_builtins_are_listed_with_their_origin() -> None:
 def test_builtin_table_matches_the_package_entry_points() -> None:
     pyproject = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())
     declared = pyproject["project"]["entry-points"]
-    for kind, (group, _) in plugins.KINDS.items():
-        assert declared.get(group, {}) == plugins.BUILTINS[kind], (
-            f"pyproject's [project.entry-points.{group!r}] and xsup.plugins.BUILTINS[{kind!r}] differ"
+    for kind, spec in plugins.KINDS.items():
+        assert declared.get(spec.group, {}) == plugins.BUILTINS[kind], (
+            f"pyproject's [project.entry-points.{spec.group!r}] and xsup.plugins.BUILTINS[{kind!r}] "
+            "differ"
         )
 
 
@@ -208,6 +217,7 @@ def test_broken_plugins_are_reported_and_skipped(broken_distribution: Path) -> N
 
     assert reported("'broken'", FAKE_ORIGIN, "ImportError", "needs a library"), messages
     assert reported("'notaloss'", FAKE_ORIGIN, "not a subclass"), messages
+    assert reported("'exits'", FAKE_ORIGIN, "SystemExit: 3"), messages
     assert reported("'gradia'", FAKE_ORIGIN, "already taken", "xsup (built-in)"), messages
     assert plugins.get("losses", "gradia") is GradiaLoss
 
@@ -223,6 +233,76 @@ def test_broken_plugin_used_by_name_names_plugin_and_distribution(broken_distrib
         X, y, E = _fake_task(8)
         with pytest.raises(PluginLoadError, match="'broken'"):
             _tiny_classifier(loss="broken").fit(X, y, E)
+
+
+def test_plugin_calling_sys_exit_at_import_cannot_stop_the_listing(
+    broken_distribution: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from xsup.cli.main import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        assert "exits" not in plugins.available("losses")
+        with pytest.raises(PluginLoadError, match="'exits' from .*SystemExit: 3"):
+            plugins.get("losses", "exits")
+    assert main(["plugins", "--kind", "losses"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split()[1] == "exits" and "unavailable: import of" in line
+               for line in out.splitlines()[1:])
+
+
+def test_plugins_with_a_missing_dependency_are_unavailable_not_listed(
+    broken_distribution: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from xsup.cli.main import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        assert "needsdep" not in plugins.available("losses")
+        reason = plugins.unavailable("losses")["needsdep"]
+        with pytest.raises(PluginLoadError, match="needs 'no_such_module_for_xsup'"):
+            plugins.get("losses", "needsdep")
+    assert reason.startswith(FAKE_ORIGIN)
+    assert "needs 'no_such_module_for_xsup', which is not installed" in reason
+    assert 'pip install "no-such-package>=1"' in reason
+    assert main(["plugins", "--kind", "losses"]) == 0
+    rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["gradia"].endswith("usable")
+    assert "unavailable: needs 'no_such_module_for_xsup'" in rows["needsdep"]
+
+
+def test_unknown_name_lists_usable_plugins_and_names_the_unusable_ones(
+    broken_distribution: Path,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        with pytest.raises(PluginNotFoundError) as error:
+            plugins.get("losses", "nope")
+    message = str(error.value)
+    available = message.split("Available losses: ")[1].split(".")[0].split(", ")
+    assert "gradia" in available
+    assert not {"broken", "exits", "needsdep", "notaloss"} & set(available)
+    assert "Not usable: broken, exits, needsdep, notaloss (see xsup plugins)" in message
+
+
+def test_captum_explainers_are_unavailable_without_captum(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import importlib.util
+
+    from xsup.cli.main import main
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "captum" else find_spec(name, *args))
+    plugins.reset()
+    names = plugins.available("explainers")
+    assert {"gradcam", "gradient", "tsr", "random"} <= set(names)
+    assert not {"smoothgrad", "integrated_gradients", "occlusion"} & set(names)
+    assert main(["plugins", "--kind", "explainers"]) == 0
+    rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert 'unavailable: needs \'captum\', which is not installed (pip install "xsup[explain]")' in (
+        rows["smoothgrad"])
 
 
 def test_import_xsup_survives_broken_plugins(broken_distribution: Path) -> None:

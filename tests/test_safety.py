@@ -217,8 +217,13 @@ def test_config_values_reach_the_estimator():
     ("config", "message"),
     [
         ({"sigmaa": 1.0}, r"unknown parameter 'sigmaa'; valid parameters: alpha, .*sigma1"),
-        ({"loss__gama": 1.0}, r"unknown parameter 'loss__gama'; loss 'res' takes .*loss__gamma"),
-        ({"optimizer__momentum": 0.9}, r"optimizer Adam takes .*optimizer__weight_decay"),
+        ({"loss__gama": 1.0}, r"loss__gama: not a parameter of loss 'res' .*gamma"),
+        ({"optimizer__momentum": 0.9}, r"optimizer='Adam' refuses optimizer__momentum=0.9"),
+        ({"optimizer__weight_decay": "abc"}, r"optimizer='Adam' refuses optimizer__weight_decay"),
+        ({"module__hiden": 3}, r"module__hiden: not a parameter of module 'cnn_gru' .*hidden"),
+        ({"device": "mps"}, r"device must be .*available here.*got 'mps'"),
+        ({"predict_nonlinearity": "softmaxx"}, r"predict_nonlinearity must be 'auto', None or"),
+        ({"iterator_train__shufle": True}, r"unknown parameter 'iterator_train__shufle'"),
         ({"callbacks": []}, "unknown parameter 'callbacks'"),
         ({"torch_load_kwargs": {"weights_only": False}}, "unknown parameter 'torch_load_kwargs'"),
         ({"lr": 0}, "lr must be a positive finite number; got 0"),
@@ -227,13 +232,20 @@ def test_config_values_reach_the_estimator():
 )
 def test_bad_config_parameters_are_named(config, message):
     with pytest.raises(UsageError, match=message):
-        check_config(config, ExplanationSupervisedClassifier, {"loss": "res"}, Path("p.json"))
+        check_config(config, ExplanationSupervisedClassifier, {"loss": "res"}, Path("p.json"),
+                     input_kind="raster_sequences")
 
 
 @pytest.mark.parametrize("command", ["tune", "demo"])
-def test_the_commands_refuse_a_bad_config_on_one_line(command, tmp_path, capsys):
+@pytest.mark.parametrize("config", [{"sigma1": -1}, {"optimizer__weight_decay": "abc"},
+                                    {"module__hiden": 3}, {"device": "mps"}])
+def test_the_commands_refuse_a_bad_config_on_one_line_before_training(command, config, tmp_path,
+                                                                      capsys):
     path = tmp_path / "params.json"
-    path.write_text(json.dumps({"sigma1": -1}))
+    path.write_text(json.dumps(config))
     assert main([command, "--quick", "--config", str(path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith(f"xsup {command}: error: --config") and "sigma1" in err
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"xsup {command}: error: --config")
+    assert next(iter(config)) in err[0]
+    assert "training" not in captured.out  # refused before any model was trained

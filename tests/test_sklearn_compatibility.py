@@ -18,11 +18,46 @@ from xsup import ExplanationSupervisedClassifier, ExplanationSupervisedRegressor
 from xsup.base import ExplanationLoss
 
 
+#: Checks the estimators are known to fail, with the reason (reported as expected failures).
+EXPECTED_FAILED_CHECKS = {
+    "check_no_attributes_set_in_init": (
+        "skorch's NeuralNet.__init__ sets its bookkeeping attributes history_, initialized_ and "
+        "virtual_params_; fitted-ness is decided by __sklearn_is_fitted__ (module_), not by them."
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "minibatch training: a weight of 2 counts a sample twice within its batch, whereas a "
+        "repeated sample changes the batches, the internal validation split and the number of "
+        "optimiser steps (scikit-learn's SGD estimators fail this check for the same reason)."
+    ),
+}
+
+#: Checks that compare outputs to 1e-7 relative tolerance across batch compositions.
+FLOAT32_BATCH_CHECKS = {
+    "check_methods_subset_invariance": (
+        "outputs are computed in float32 by batched matrix products whose rounding depends on "
+        "the batch's size (differences up to ~3e-7 relative), checked at rtol 1e-7."
+    ),
+    "check_methods_sample_order_invariance": (
+        "outputs are computed in float32 by batched matrix products whose rounding depends on "
+        "the batch's composition, checked at rtol 1e-7."
+    ),
+}
+
+
+def expected_failed_checks(estimator):
+    """The checks each estimator fails on purpose, with the reason."""
+    failed = dict(EXPECTED_FAILED_CHECKS)
+    if isinstance(estimator, ExplanationSupervisedRegressor):  # float outputs, not class labels
+        failed.update(FLOAT32_BATCH_CHECKS)
+    return failed
+
+
 @parametrize_with_checks(
     [
         ExplanationSupervisedClassifier(verbose=0, random_state=0),
         ExplanationSupervisedRegressor(verbose=0, random_state=0),
-    ]
+    ],
+    expected_failed_checks=expected_failed_checks,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
@@ -165,3 +200,17 @@ def test_set_params_explainer_on_a_fitted_estimator_rebuilds_the_explainer():
     clf.set_params(explainer="gradient")
     assert isinstance(clf.explainer_, InputGradient) and clf.explainer == "gradient"
     assert clf.explain(X).shape == (16, 8, 8)
+
+
+def test_a_pickle_written_before_explanation_scale_existed_still_loads_and_trains():
+    X, y, E = image_task(16)
+    fitted = ExplanationSupervisedClassifier(loss="gradia", max_epochs=1, train_split=None,
+                                             verbose=0, random_state=0).fit(X, y, E)
+    state = fitted.__getstate__()
+    for name in ("explanation_scale", "explanation_scaler_", "plugins_checked_"):
+        state.pop(name)
+    old = ExplanationSupervisedClassifier.__new__(ExplanationSupervisedClassifier)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict_proba(X), fitted.predict_proba(X))
+    assert clone(old).get_params()["explanation_scale"] == "none"
+    assert len(old.partial_fit(X, y, E).history) == 2

@@ -2,10 +2,27 @@
 
 Every plugin derives from :class:`sklearn.base.BaseEstimator`, so its
 ``__init__`` keyword arguments are its hyperparameters (``get_params``,
-``clone`` and ``repr`` come for free), and declares a default Optuna search
-space for them. Plugins with learnable parts (losses, interpolators, backbones)
-are also :class:`torch.nn.Module` s: the estimator hands their parameters to
-the optimizer, moves them to the device and saves them with the model.
+``clone`` and ``repr`` come for free), declares what each of them accepts
+(``parameter_constraints``) and a default Optuna search space for them.
+Plugins with learnable parts (losses, interpolators, backbones) are also
+:class:`torch.nn.Module` s: the estimator hands their parameters to the
+optimizer, moves them to the device and saves them with the model.
+
+Lifecycle of a plugin inside an estimator (the same for every kind):
+
+1. **Validate and construct**, once per fit: :func:`xsup.plugins.resolve`
+   checks the options against ``parameter_constraints`` (an unknown or
+   refused option raises before anything is built), then calls
+   ``__init__``, which only stores its arguments.
+2. **Set up**, once per fit: ``setup(spec)`` receives the
+   :class:`~xsup.spec.InputSpec` of the training data; it checks what
+   depends on the data (and raises ``ValueError`` for an input kind it does
+   not take) and builds learnable parts. Attributes it sets end in ``_``.
+3. **Per batch**: losses ``forward(batch)``, explainers ``explain(...)``,
+   interpolators ``forward(annotation, missing)``, backbones ``forward(X)``.
+   The estimator checks, on its first training batch, that a loss returns a
+   finite scalar and that a differentiable explainer's map has a gradient
+   path to the model's parameters.
 """
 
 from __future__ import annotations
@@ -31,7 +48,22 @@ class Plugin(BaseEstimator, metaclass=ABCMeta):
     Subclasses store each ``__init__`` argument under its own name, as
     scikit-learn estimators do, and build anything that depends on the data in
     :meth:`setup`.
+
+    Attributes
+    ----------
+    parameter_constraints : dict
+        ``__init__`` parameter name to a list of :mod:`xsup.constraints`
+        constraints (or None), any of which admits a value; checked by
+        :func:`xsup.plugins.resolve` before the plugin is built. Every
+        parameter should be declared: the contract tests try invalid values.
+    requires : dict
+        Optional modules the plugin imports when it runs, mapped to the pip
+        requirement that installs them (``{"captum": "xsup[explain]"}``); a
+        plugin whose module is missing is listed as unavailable, not usable.
     """
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    requires: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def search_space(cls) -> dict[str, Any]:

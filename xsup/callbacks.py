@@ -12,128 +12,77 @@ resumes a fit with ``resume=True``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
-import numpy as np
 import torch
 from skorch.callbacks import Checkpoint as SkorchCheckpoint
 from skorch.callbacks import LoadInitState as SkorchLoadInitState
 from skorch.callbacks import ProgressBar
-from skorch.utils import _check_f_arguments, noop
+from skorch.utils import noop
 
-__all__ = ["Checkpoint", "LoadInitState", "ProgressBar", "fit_fingerprint"]
+from xsup._fingerprint import fit_fingerprint
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "IncompleteCheckpointWarning",
+    "LoadInitState",
+    "ProgressBar",
+    "fit_fingerprint",
+    "warn_incomplete_checkpoints",
+]
+
+#: Learnable plugin parts of a net, saved by :class:`Checkpoint` as ``f_<name>`` files.
+PLUGIN_PARTS = ("loss", "interpolator")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file or folder that cannot be loaded; the message names it."""
+
+
+class IncompleteCheckpointWarning(UserWarning):
+    """A checkpoint callback that does not save every learnable part of the net."""
+
+
+def warn_incomplete_checkpoints(net: Any) -> None:
+    """Warn about skorch checkpoints that would save and restore only part of what a net learns.
+
+    skorch's own :class:`~skorch.callbacks.Checkpoint` saves the module, the
+    optimizer and the prediction criterion. A loss or interpolator with
+    learnable parameters (STES's decay MLP and learned interpolator, RES-L's
+    imputation) is saved only when the checkpoint is given ``f_loss`` /
+    ``f_interpolator``; otherwise a ``LoadInitState`` restore silently starts
+    them from scratch. :class:`Checkpoint` saves them by default.
+    """
+    learnable = [
+        name for name in PLUGIN_PARTS
+        if any(p.numel() for p in getattr(getattr(net, f"{name}_", None), "parameters", list)())
+    ]
+    for label, callback in getattr(net, "callbacks_", []):
+        if not isinstance(callback, SkorchCheckpoint) or isinstance(callback, Checkpoint):
+            continue
+        missing = [name for name in learnable if getattr(callback, f"f_{name}", None) is None]
+        if missing:
+            parts = " and ".join(f"{name}_ ({type(getattr(net, name + '_')).__name__})"
+                                 for name in missing)
+            options = ", ".join(f"f_{name}='{name}.pt'" for name in missing)
+            warnings.warn(
+                f"callbacks: skorch's Checkpoint {label!r} does not save the learnable {parts}, so "
+                f"restoring from it (LoadInitState) would start them from scratch; use "
+                f"xsup.callbacks.Checkpoint, or pass {options}.",
+                IncompleteCheckpointWarning,
+                stacklevel=2,
+            )
 
 #: Name of the file that names the directory of the last complete checkpoint.
 LATEST = "latest"
-
-#: Estimator parameters that do not change what a fit computes, left out of its fingerprint.
-_NOT_FINGERPRINTED = ("callbacks", "verbose", "max_epochs", "warm_start", "device")
-
-#: Bytes of one array hashed in full; larger arrays are hashed on evenly spaced rows.
-_HASHED_BYTES = 64 * 2**20
-
-
-def _hash_array(digest: Any, value: Any) -> None:
-    """Feed an array-like (numpy, memmap, torch, list) into ``digest`` without copying it whole."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    array = value if isinstance(value, np.ndarray) else np.asarray(value)
-    digest.update(f"{array.shape}|{array.dtype.str}|".encode())
-    if array.dtype == object:
-        digest.update(repr(array.tolist()).encode())
-        return
-    if array.ndim == 0 or array.nbytes <= _HASHED_BYTES:
-        digest.update(np.ascontiguousarray(array).tobytes())
-        return
-    row_bytes = max(1, array.nbytes // len(array))
-    n_rows = max(2, _HASHED_BYTES // row_bytes)
-    rows = np.unique(np.linspace(0, len(array) - 1, n_rows).astype(int))
-    for start in range(0, len(rows), 1024):
-        digest.update(np.ascontiguousarray(array[rows[start : start + 1024]]).tobytes())
-
-
-def _canonical(value: Any, depth: int = 0) -> str:
-    """A text for a parameter value that is the same in every process (no memory addresses)."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
-        return repr(value)
-    if isinstance(value, np.generic):
-        return repr(value.item())
-    if depth > 4:
-        return type(value).__qualname__
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_canonical(item, depth + 1) for item in value) + "]"
-    if isinstance(value, Mapping):
-        items = (f"{key!r}:{_canonical(value[key], depth + 1)}" for key in sorted(value, key=str))
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        digest = hashlib.blake2b(digest_size=8)
-        _hash_array(digest, value)
-        return digest.hexdigest()
-    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
-    name = f"{type(value).__module__}.{type(value).__qualname__}"
-    if hasattr(value, "get_params") and not isinstance(value, torch.nn.Module):
-        return name + _canonical(value.get_params(deep=False), depth + 1)
-    text = repr(value)
-    if " at 0x" not in text:
-        return f"{name}:{text}"
-    return name + _canonical(getattr(value, "__dict__", {}), depth + 1)
-
-
-def fit_fingerprint(net: Any, X: Any, y: Any = None) -> str:
-    """A short hash of a fit's training data and hyperparameters.
-
-    Two fits share it only when they train on the same data with the same
-    parameters (``callbacks``, ``verbose``, ``max_epochs``, ``warm_start`` and
-    ``device`` aside), so it names a directory that a fit finds again when it
-    is run anew, and that no other CV fold or tuning trial uses. Arrays up to
-    64 MiB are hashed in full, larger ones on evenly spaced rows.
-
-    Parameters
-    ----------
-    net : skorch net
-        The estimator being fitted (its ``get_params(deep=False)`` is hashed).
-    X, y : array-like, dict of arrays or None
-        Training data as the net's callbacks receive it.
-
-    Returns
-    -------
-    str
-        16 hexadecimal digits.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from xsup import ExplanationSupervisedClassifier
-    >>> net = ExplanationSupervisedClassifier(max_epochs=1)
-    >>> X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
-    >>> fit_fingerprint(net, X, y) == fit_fingerprint(net.set_params(max_epochs=5), X, y)
-    True
-    >>> fit_fingerprint(net, X, y) == fit_fingerprint(net, X[:3], y[:3])
-    False
-    """
-    digest = hashlib.blake2b(digest_size=8)
-    params = {
-        key: value for key, value in net.get_params(deep=False).items()
-        if key.split("__")[0] not in _NOT_FINGERPRINTED
-    }
-    digest.update(f"{type(net).__module__}.{type(net).__qualname__}".encode())
-    digest.update(_canonical(params).encode())
-    for part in (X, y):
-        items = sorted(part.items()) if isinstance(part, Mapping) else [("", part)]
-        for key, value in items:
-            digest.update(f"<{key}>".encode())
-            if value is not None:
-                _hash_array(digest, value)
-    return digest.hexdigest()
-
 
 def _fsync(path: str) -> None:
     """Flush a file (or, where the system allows, a directory entry) to disk."""
@@ -275,8 +224,8 @@ class Checkpoint(SkorchCheckpoint):
         )
 
     # ------------------------------------------------------------------ where the files are
-    def _f_kwargs(self) -> dict[str, Any]:
-        """The ``f_*`` files that skorch's ``save_params`` and ``load_params`` handle."""
+    def _files(self) -> dict[str, Any]:
+        """The ``f_*`` files that skorch's ``save_params`` and ``load_params`` handle, by option."""
         return {
             key: getattr(self, key) for key in dir(self)
             if key.startswith("f_") and key not in ("f_history_", "f_rng_state")
@@ -284,7 +233,7 @@ class Checkpoint(SkorchCheckpoint):
 
     def initialize(self) -> Checkpoint:
         """Check that every file is a name (a crash-safe checkpoint writes files it renames)."""
-        for key, value in {**self._f_kwargs(), "f_rng_state": self.f_rng_state}.items():
+        for key, value in {**self._files(), "f_rng_state": self.f_rng_state}.items():
             if value is not None and not isinstance(value, str):
                 raise TypeError(
                     f"Checkpoint({key}=...) must be a file name or None; got "
@@ -324,8 +273,15 @@ class Checkpoint(SkorchCheckpoint):
             This fit has no complete checkpoint yet.
         """
         directory = self._fit_dirname()
-        with open(os.path.join(directory, LATEST), encoding="utf-8") as file:
-            return os.path.join(directory, file.read().strip())
+        pointer = os.path.join(directory, LATEST)
+        with open(pointer, encoding="utf-8") as file:
+            name = file.read().strip()
+        if not name.startswith("epoch-") or os.path.basename(name) != name or name in (".", ".."):
+            raise CheckpointError(
+                f"checkpoint pointer {pointer} names {name!r}, not a checkpoint folder beside it "
+                "(epoch-...); the file is damaged or was edited: delete it to train from scratch."
+            )
+        return os.path.join(directory, name)
 
     def _format_in(self, directory: str, net: Any, f: Any, idx: int) -> Any:
         if not isinstance(f, str):
@@ -350,7 +306,7 @@ class Checkpoint(SkorchCheckpoint):
             flags = [row.get(self.event_name) for row in net.history]
             idx = max((i for i, flag in enumerate(flags) if flag), default=-1)
         return {key: self._format_in(directory, net, val, idx)
-                for key, val in self._f_kwargs().items()}
+                for key, val in self._files().items()}
 
     # ------------------------------------------------------------------ saving
     def save_model(self, net: Any) -> None:
@@ -362,18 +318,14 @@ class Checkpoint(SkorchCheckpoint):
         directory = self._fit_dirname()
         os.makedirs(directory or ".", exist_ok=True)
         target = tempfile.mkdtemp(prefix=f"epoch-{len(net.history):06d}-", dir=directory or ".")
-        kwargs_module, kwargs_other = _check_f_arguments(type(self).__name__, **self._f_kwargs())
         files = {key: self._format_in(target, net, value, -1)
-                 for key, value in {**kwargs_module, **kwargs_other}.items() if key != "f_pickle"}
-        net.save_params(
-            **{("f_" + key[:-1] if key.endswith("_") else key): value
-               for key, value in files.items()},
-            use_safetensors=self.use_safetensors,
-        )
+                 for key, value in self._files().items() if value is not None}
+        pickled = files.pop("f_pickle", None)
+        net.save_params(**files, use_safetensors=self.use_safetensors)
         if self.f_rng_state is not None:
             torch.save(_random_states(), self._format_in(target, net, self.f_rng_state, -1))
-        if kwargs_other.get("f_pickle"):
-            with open(self._format_in(target, net, kwargs_other["f_pickle"], -1), "wb") as file:
+        if pickled is not None:
+            with open(pickled, "wb") as file:
                 pickle.dump(net, file)
         for name in os.listdir(target):
             _fsync(os.path.join(target, name))
@@ -411,11 +363,18 @@ class Checkpoint(SkorchCheckpoint):
             directory = self.latest_dirname()
         except FileNotFoundError:
             return False
-        net.load_params(checkpoint=self, use_safetensors=self.use_safetensors)
+        if not net.initialized_:
+            net.initialize()
+        if self.f_history is not None:  # first: the other files are named after its epochs
+            _load_file(net, "f_history", self.f_history_)
+        for key, path in self.get_formatted_files(net).items():
+            if key not in ("f_history", "f_pickle") and path is not None:
+                _load_file(net, key, path, use_safetensors=self.use_safetensors)
         if self.f_rng_state is not None and getattr(net, "random_state", None) is not None:
             path = self._format_in(directory, net, self.f_rng_state, -1)
             with suppress(FileNotFoundError):
-                _set_random_states(torch.load(path, map_location="cpu", weights_only=True))
+                _set_random_states(_read(path, lambda: torch.load(
+                    path, map_location="cpu", weights_only=True)))
         _restore_best_scores(net)
         return True
 
@@ -444,6 +403,27 @@ class Checkpoint(SkorchCheckpoint):
         if getattr(self, "max_epochs_to_restore_", None) is not None:
             net.max_epochs = self.max_epochs_to_restore_
             self.max_epochs_to_restore_ = None
+
+
+def _read(path: str, load: Any) -> Any:
+    """``load()``, with a failure to read ``path`` reported as a :class:`CheckpointError` naming it."""
+    try:
+        return load()
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
+        reason = f"{type(error).__name__}: {error}".strip().rstrip(":")
+        raise CheckpointError(
+            f"checkpoint file {path} cannot be loaded ({reason}); it is truncated, empty or not "
+            "a checkpoint: delete its folder to train from scratch."
+        ) from error
+
+
+def _load_file(net: Any, key: str, path: str, **kwargs: Any) -> None:
+    """Load one checkpoint file into ``net`` through skorch's ``load_params``."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint file {path} is missing; the checkpoint is incomplete.")
+    _read(path, lambda: net.load_params(**{key: path}, **kwargs))
 
 
 def _restore_best_scores(net: Any) -> None:

@@ -1,212 +1,81 @@
-"""The plugin registry: discovery through entry points, lookup by name, run-time registration.
+"""The plugin registry: discovery, lookup by name, run-time registration, and the one resolver.
 
-Four kinds of plugin, one entry-point group each:
+Four kinds of plugin, one entry-point group and one estimator parameter each:
 
-============== ==================== =================================
-kind           entry-point group    base class
-============== ==================== =================================
-losses         ``xsup.losses``      :class:`xsup.base.ExplanationLoss`
-explainers     ``xsup.explainers``  :class:`xsup.base.Explainer`
-interpolators  ``xsup.interpolators`` :class:`xsup.base.Interpolator`
-modules        ``xsup.modules``     :class:`xsup.base.Backbone`
-============== ==================== =================================
+============== ======================== ============== =====================================
+kind           entry-point group        parameter      base class
+============== ======================== ============== =====================================
+losses         ``xsup.losses``          ``loss``       :class:`xsup.base.ExplanationLoss`
+explainers     ``xsup.explainers``      ``explainer``  :class:`xsup.base.Explainer`
+interpolators  ``xsup.interpolators``   ``interpolator`` :class:`xsup.base.Interpolator`
+modules        ``xsup.modules``         ``module``     :class:`xsup.base.Backbone`
+============== ======================== ============== =====================================
 
 Entry points are read once, lazily, on the first lookup; a plugin is imported
 only when it is used by name or listed with :func:`available`. A third-party
-plugin that fails to import or does not derive from its kind's base class is
-reported with a warning naming it and its distribution, and skipped; using it
-by name raises :class:`PluginLoadError`. Set ``XSUP_DISABLE_PLUGIN_AUTOLOAD=1``
-to ignore third-party entry points.
+plugin that fails to import (whatever it raises, ``SystemExit`` included) or
+does not derive from its kind's base class is reported with a warning naming
+it and its distribution, and skipped; a plugin whose optional dependency is
+missing (its ``requires``) is not usable either. :func:`available` lists the
+usable plugins, :func:`unavailable` the others with the reason; using one of
+those by name raises :class:`PluginLoadError`. Set
+``XSUP_DISABLE_PLUGIN_AUTOLOAD=1`` to ignore third-party entry points.
+
+:func:`resolve` is the one place where a name, class or instance becomes a
+configured, validated and set-up plugin; the estimators, the tuning search
+space, the command line and the explainers that wrap other explainers all use
+it (or :func:`plugin_class`, its first half).
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import os
-import warnings
-from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Literal, overload
 
-from xsup.base import Backbone, Explainer, ExplanationLoss, Interpolator, Plugin
+from xsup._registry import (
+    BUILTINS,
+    KINDS,
+    RUNTIME_ORIGIN,
+    PluginKind,
+    PluginLoadError,
+    PluginNotFoundError,
+    PluginWarning,
+    _check_kind,
+    _discover,
+    _Entry,
+    _load,
+    _report,
+    _validate,
+    reset,
+)
+from xsup.base import Plugin
+from xsup.constraints import validate_parameters
+from xsup.spec import InputSpec
 
 __all__ = [
+    "BUILTINS",
+    "KINDS",
+    "SHARED_PARAMETERS",
+    "PluginKind",
     "PluginLoadError",
     "PluginNotFoundError",
     "PluginWarning",
     "available",
+    "configure",
+    "describe",
     "get",
+    "plugin_class",
     "register",
+    "reset",
+    "resolve",
+    "unavailable",
 ]
 
-KINDS: dict[str, tuple[str, type[Plugin]]] = {
-    "losses": ("xsup.losses", ExplanationLoss),
-    "explainers": ("xsup.explainers", Explainer),
-    "interpolators": ("xsup.interpolators", Interpolator),
-    "modules": ("xsup.modules", Backbone),
-}
 
-#: The built-in plugins; the package's own pyproject declares the same entry points.
-BUILTINS: dict[str, dict[str, str]] = {
-    "losses": {
-        "none": "xsup.losses.none:NoExplanationLoss",
-        "gradia": "xsup.losses.gradia:GradiaLoss",
-        "haics": "xsup.losses.haics:HaicsLoss",
-        "res": "xsup.losses.res:RESLoss",
-        "rrr": "xsup.losses.rrr:RRRLoss",
-        "sgt": "xsup.losses.sgt:SaliencyGuidedLoss",
-        "stes": "xsup.losses.stes:STESLoss",
-    },
-    "explainers": {
-        "gradcam": "xsup.explainers.gradcam:GradCAM",
-        "gradient": "xsup.explainers.gradient:InputGradient",
-        "integrated_gradients": "xsup.explainers.captum_methods:IntegratedGradients",
-        "smoothgrad": "xsup.explainers.captum_methods:SmoothGrad",
-        "deeplift": "xsup.explainers.captum_methods:DeepLift",
-        "gradient_shap": "xsup.explainers.captum_methods:GradientShap",
-        "deep_shap": "xsup.explainers.captum_methods:DeepShap",
-        "occlusion": "xsup.explainers.captum_methods:Occlusion",
-        "feature_ablation": "xsup.explainers.captum_methods:FeatureAblation",
-        "feature_permutation": "xsup.explainers.captum_methods:FeaturePermutation",
-        "shapley_sampling": "xsup.explainers.captum_methods:ShapleySampling",
-        "random": "xsup.explainers.random:RandomSaliency",
-        "tsr": "xsup.explainers.tsr:TemporalSaliencyRescaling",
-    },
-    "interpolators": {
-        "none": "xsup.interpolators.simple:NoInterpolation",
-        "nearest": "xsup.interpolators.simple:NearestInterpolation",
-        "linear": "xsup.interpolators.simple:LinearInterpolation",
-        "stes": "xsup.interpolators.stes:STESInterpolator",
-    },
-    "modules": {
-        "mlp": "xsup.modules.mlp:MLP",
-        "cnn": "xsup.modules.cnn:CNN",
-        "cnn_gru": "xsup.modules.cnn_gru:CNNGRU",
-        "tcn": "xsup.modules.tcn:TCN",
-        "lstm": "xsup.modules.lstm:LSTM",
-        "input_cell_lstm": "xsup.modules.input_cell_lstm:InputCellLSTM",
-        "transformer": "xsup.modules.transformer:Transformer",
-    },
-}
-
-BUILTIN_ORIGIN = "xsup (built-in)"
-RUNTIME_ORIGIN = "registered at run time"
-AUTOLOAD_SWITCH = "XSUP_DISABLE_PLUGIN_AUTOLOAD"
-
-
-class PluginNotFoundError(ValueError):
-    """No plugin of that kind has that name."""
-
-
-class PluginLoadError(ImportError):
-    """A plugin exists but could not be loaded or is not a valid plugin."""
-
-
-class PluginWarning(UserWarning):
-    """A third-party plugin was skipped or shadowed."""
-
-
-@dataclass
-class _Entry:
-    name: str
-    kind: str
-    value: str  # "module:attribute", or "" for objects registered at run time
-    origin: str
-    loaded: Any = None
-    error: str | None = None
-    exception: BaseException | None = field(default=None, repr=False)
-    reported: bool = field(default=False, repr=False)
-
-    @property
-    def is_builtin(self) -> bool:
-        return self.origin == BUILTIN_ORIGIN
-
-
-_registry: dict[str, dict[str, _Entry]] | None = None
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(
-            f"kind must be one of {sorted(KINDS)}; got {kind!r}."
-        )
-
-
-def _discover() -> dict[str, dict[str, _Entry]]:
-    """Read the built-in table and, unless switched off, the entry points (once)."""
-    global _registry
-    if _registry is not None:
-        return _registry
-    registry: dict[str, dict[str, _Entry]] = {
-        kind: {name: _Entry(name, kind, value, BUILTIN_ORIGIN) for name, value in table.items()}
-        for kind, table in BUILTINS.items()
-    }
-    if os.environ.get(AUTOLOAD_SWITCH, "").strip() not in ("", "0"):
-        _registry = registry
-        return registry
-    for kind, (group, _) in KINDS.items():
-        found = sorted(
-            entry_points(group=group),
-            key=lambda ep: (ep.dist.name if ep.dist else "", ep.name),
-        )
-        for ep in found:
-            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "an unknown distribution"
-            existing = registry[kind].get(ep.name)
-            if existing is not None:
-                if existing.value == ep.value:
-                    continue  # the same plugin, e.g. xsup's own entry points
-                warnings.warn(
-                    f"{kind} plugin {ep.name!r} from {dist} ({ep.value}) is ignored: the name is "
-                    f"already taken by {existing.origin} ({existing.value}).",
-                    PluginWarning,
-                    stacklevel=3,
-                )
-                continue
-            registry[kind][ep.name] = _Entry(ep.name, kind, ep.value, dist)
-    _registry = registry
-    return registry
-
-
-def _load(entry: _Entry) -> Any:
-    """Import an entry's object and check it against its kind's base class."""
-    if entry.loaded is not None or entry.error is not None:
-        return entry.loaded
-    base = KINDS[entry.kind][1]
-    module_name, _, attribute = entry.value.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported
-        entry.error = f"import of {entry.value} failed: {type(exc).__name__}: {exc}"
-        entry.exception = exc
-        return None
-    problem = _validate(obj, base)
-    if problem:
-        entry.error = f"{entry.value} {problem}"
-        return None
-    entry.loaded = obj
-    return obj
-
-
-def _validate(obj: Any, base: type[Plugin]) -> str | None:
-    if not isinstance(obj, type) or not issubclass(obj, base):
-        return f"is not a subclass of {base.__module__}.{base.__name__}"
-    abstract = getattr(obj, "__abstractmethods__", frozenset())
-    if abstract:
-        return f"leaves abstract method(s) {sorted(abstract)} unimplemented"
-    return None
-
-
-def _report(entry: _Entry) -> None:
-    if not entry.reported:
-        entry.reported = True
-        warnings.warn(
-            f"{entry.kind} plugin {entry.name!r} from {entry.origin} is skipped: {entry.error}",
-            PluginWarning,
-            stacklevel=3,
-        )
+#: Estimator parameters shared with the plugins: a plugin whose ``__init__`` takes one of
+#: them receives the estimator's value (unless its own option is given), and a plugin's
+#: ``search_space`` may name them without a prefix.
+SHARED_PARAMETERS = ("sigma1", "sigma2", "alpha", "k")
 
 
 def get(kind: str, name: str) -> type[Plugin]:
@@ -227,9 +96,10 @@ def get(kind: str, name: str) -> type[Plugin]:
     Raises
     ------
     PluginNotFoundError
-        Unknown name; the message suggests close names and lists the available ones.
+        Unknown name; the message suggests close names and lists the usable ones.
     PluginLoadError
-        The plugin failed to import or is not a valid plugin of that kind.
+        The plugin failed to import, is not a valid plugin of that kind, or
+        needs an optional dependency that is not installed.
 
     Examples
     --------
@@ -259,7 +129,10 @@ def _not_found_message(kind: str, name: str, entries: dict[str, _Entry]) -> str:
     elsewhere = [other for other, table in _discover().items() if other != kind and name in table]
     if elsewhere:
         message += f" {name!r} is a plugin of kind {elsewhere[0]!r}, not {kind!r}."
-    message += f" Available {kind}: {', '.join(sorted(entries))}."
+    message += f" Available {kind}: {', '.join(available(kind)) or 'none'}."
+    broken = unavailable(kind)
+    if broken:
+        message += f" Not usable: {', '.join(broken)} (see xsup plugins)."
     return message
 
 
@@ -271,7 +144,8 @@ def available(kind: str, with_origin: bool = False) -> list[str] | dict[str, str
     """List the usable plugins of a kind.
 
     Every listed plugin is loaded; one that fails is reported with a
-    :class:`PluginWarning` and left out.
+    :class:`PluginWarning` and left out, as is one whose optional dependency
+    is not installed (see :func:`unavailable`).
 
     Parameters
     ----------
@@ -300,6 +174,163 @@ def available(kind: str, with_origin: bool = False) -> list[str] | dict[str, str
     return usable if with_origin else list(usable)
 
 
+def unavailable(kind: str) -> dict[str, str]:
+    """The registered plugins of a kind that cannot be used, with the reason.
+
+    Parameters
+    ----------
+    kind : {"losses", "explainers", "interpolators", "modules"}
+        Plugin kind.
+
+    Returns
+    -------
+    dict
+        Name to ``"<origin>: <why>"``: a failed import, a class that is not
+        a valid plugin, or a missing optional dependency with its install command.
+    """
+    _check_kind(kind)
+    return {
+        name: f"{entry.origin}: {entry.error}"
+        for name, entry in sorted(_discover()[kind].items())
+        if _load(entry) is None
+    }
+
+
+def plugin_class(kind: str, value: Any) -> type[Plugin]:
+    """The plugin class behind a registered name, a plugin class or a plugin instance.
+
+    Raises
+    ------
+    PluginNotFoundError, PluginLoadError
+        As :func:`get`, for a name.
+    TypeError
+        ``value`` is neither a name nor a class or instance of the kind's base class.
+
+    Examples
+    --------
+    >>> from xsup.losses import GradiaLoss
+    >>> plugin_class("losses", "gradia") is plugin_class("losses", GradiaLoss()) is GradiaLoss
+    True
+    """
+    _check_kind(kind)
+    spec = KINDS[kind]
+    if isinstance(value, str):
+        return get(kind, value)
+    if isinstance(value, spec.base):
+        return type(value)
+    if isinstance(value, type) and issubclass(value, spec.base):
+        return value
+    raise TypeError(
+        f"{spec.prefix} must be a registered name, a {spec.base.__name__} subclass or instance; "
+        f"got {value!r}."
+    )
+
+
+def configure(
+    kind: str,
+    value: Any,
+    options: dict[str, Any] | None = None,
+    *,
+    shared: dict[str, Any] | None = None,
+) -> tuple[type[Plugin], dict[str, Any]]:
+    """The first half of :func:`resolve`: the plugin class and its checked ``__init__`` parameters.
+
+    Nothing is built; the parameters and errors are those of :func:`resolve`.
+    """
+    cls = plugin_class(kind, value)
+    prefix = KINDS[kind].prefix
+    params = dict(value.get_params(deep=False)) if isinstance(value, Plugin) else {}
+    params.update(options or {})
+    accepted = cls._get_param_names()
+    for name, shared_value in (shared or {}).items():
+        if name in accepted and name not in params:
+            params[name] = shared_value
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        shown = value if isinstance(value, str) else cls.__name__
+        raise ValueError(
+            f"{', '.join(prefix + '__' + key for key in unknown)}: not a parameter of "
+            f"{prefix} {shown!r} ({cls.__name__}); its parameters are: "
+            f"{', '.join(accepted) or 'none'}."
+        )
+    validate_parameters(params, cls.parameter_constraints, prefix=f"{prefix}__")
+    return cls, params
+
+
+def resolve(
+    kind: str,
+    value: Any,
+    options: dict[str, Any] | None = None,
+    *,
+    shared: dict[str, Any] | None = None,
+    spec: InputSpec | None = None,
+) -> Plugin:
+    """A configured, validated and (given ``spec``) set-up plugin from a name, class or instance.
+
+    Parameters
+    ----------
+    kind : {"losses", "explainers", "interpolators", "modules"}
+        Plugin kind.
+    value : str, Plugin subclass or Plugin instance
+        What the user gave, e.g. ``loss="res"``. An instance's parameters are
+        the starting point; it is never modified.
+    options : dict or None
+        The plugin's own options, without prefix (``{"gamma": 3}`` for
+        ``loss__gamma=3``); they win over an instance's parameters.
+    shared : dict or None
+        Estimator values handed to a plugin whose ``__init__`` takes a
+        parameter of that name and that was not given it otherwise
+        (:data:`SHARED_PARAMETERS`, ``random_state``, a backbone's
+        ``input_shape``/``n_outputs``).
+    spec : InputSpec or None
+        When given, the plugin's ``setup(spec)`` is called.
+
+    Returns
+    -------
+    Plugin
+        A new instance.
+
+    Raises
+    ------
+    ValueError
+        An option the plugin does not take (named with its prefix).
+    xsup.constraints.InvalidParameterError
+        An option value the plugin's ``parameter_constraints`` refuse.
+
+    Examples
+    --------
+    >>> loss = resolve("losses", "res", {"gamma": 3.0}, shared={"alpha": 0.1, "k": 0.5})
+    >>> loss.gamma, loss.alpha
+    (3.0, 0.1)
+    >>> resolve("losses", "res", {"gamma": -1.0})
+    Traceback (most recent call last):
+    ...
+    xsup.constraints.InvalidParameterError: loss__gamma must be a positive finite number; got -1.0.
+    """
+    cls, params = configure(kind, value, options, shared=shared)
+    instance = cls(**params)
+    if spec is not None:
+        instance.setup(spec)
+    return instance
+
+
+def describe(plugin: Any) -> str:
+    """How error messages name a plugin: class, registered name and distribution.
+
+    Examples
+    --------
+    >>> from xsup.losses import GradiaLoss
+    >>> describe(GradiaLoss())
+    "GradiaLoss (losses plugin 'gradia' from xsup (built-in))"
+    """
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    for kind, entries in _discover().items():
+        for name, entry in entries.items():
+            if entry.loaded is cls:
+                return f"{cls.__name__} ({kind} plugin {name!r} from {entry.origin})"
+    return f"{cls.__name__} (from {cls.__module__}, not registered)"
+
+
 def register(kind: str, name: str, obj: type[Plugin]) -> None:
     """Register a plugin class at run time.
 
@@ -320,16 +351,10 @@ def register(kind: str, name: str, obj: type[Plugin]) -> None:
         ``name`` is taken by a built-in plugin.
     """
     _check_kind(kind)
-    problem = _validate(obj, KINDS[kind][1])
+    problem = _validate(obj, KINDS[kind].base)
     if problem:
         raise TypeError(f"Cannot register {obj!r} as {kind} plugin {name!r}: it {problem}.")
     entries = _discover()[kind]
     if name in entries and entries[name].is_builtin:
         raise ValueError(f"{kind} plugin name {name!r} is taken by a built-in plugin.")
     entries[name] = _Entry(name, kind, "", RUNTIME_ORIGIN, loaded=obj)
-
-
-def reset() -> None:
-    """Forget discovered plugins, so that the next lookup reads the entry points again."""
-    global _registry
-    _registry = None

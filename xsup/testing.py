@@ -36,9 +36,11 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
+from xsup import plugins
 from xsup.base import Backbone, Explainer, ExplanationLoss, Interpolator, Plugin
 from xsup.batch import ExplanationBatch, annotated_frames
-from xsup.saliency import normalize_saliency
+from xsup.constraints import InvalidParameterError, invalid_values
+from xsup.objective import ExplanationObjective
 from xsup.spec import InputKind, InputSpec
 
 __all__ = ["INPUT_KINDS", "SAMPLE_SHAPES", "BackboneContract", "ExplainerContract",
@@ -54,8 +56,6 @@ INPUT_KINDS: tuple[InputKind, ...] = ("tabular", "time_series", "images", "raste
 SAMPLE_SHAPES: dict[InputKind, tuple[int, ...]] = {
     "tabular": (6,), "time_series": (5, 3), "images": (2, 8, 8), "raster_sequences": (3, 1, 8, 8),
 }
-#: Estimator parameters a plugin's search space may name besides its own.
-SHARED_PARAMETERS = ("sigma1", "sigma2", "alpha", "k")
 HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 N_SAMPLES, N_OUTPUTS = 4, 3
 
@@ -121,6 +121,8 @@ def _hooks_left(model: nn.Module) -> list[str]:
 class _PluginContract:
     """Checks shared by every plugin kind."""
 
+    #: The plugin kind, as :mod:`xsup.plugins` names it.
+    kind: ClassVar[str] = ""
     base_class: ClassVar[PluginClass] = Plugin
     #: Boolean class attributes the kind declares.
     flags: ClassVar[tuple[str, ...]] = ()
@@ -168,15 +170,46 @@ class _PluginContract:
         assert type(restored) is plugin_class
         assert sorted(restored.get_params(deep=False)) == sorted(plugin.get_params(deep=False))
 
+    def test_declares_constraints_for_every_parameter(self, plugin_class: PluginClass) -> None:
+        own = set(plugin_class._get_param_names()) - set(self.fixed_parameters)
+        declared = set(plugin_class.parameter_constraints)
+        assert own <= declared, (
+            f"parameter_constraints of {plugin_class.__name__} must declare every __init__ "
+            f"parameter; missing: {sorted(own - declared)}."
+        )
+        assert declared <= own | set(self.fixed_parameters), (
+            f"parameter_constraints of {plugin_class.__name__} declares unknown parameters "
+            f"{sorted(declared - own - set(self.fixed_parameters))}."
+        )
+
+    def test_defaults_satisfy_the_constraints(
+        self, plugin_class: PluginClass, plugin_params: Params
+    ) -> None:
+        plugin = self.build(plugin_class, plugin_params)
+        params = {k: v for k, v in plugin.get_params(deep=False).items()
+                  if k not in self.fixed_parameters}
+        plugins.configure(self.kind, plugin_class, params)  # raises for a refused value
+
+    def test_invalid_option_values_are_refused(
+        self, plugin_class: PluginClass, plugin_params: Params
+    ) -> None:
+        prefix = plugins.KINDS[self.kind].prefix
+        for name, allowed in plugin_class.parameter_constraints.items():
+            if name in self.fixed_parameters:
+                continue
+            for value in invalid_values(allowed):
+                with pytest.raises(InvalidParameterError, match=rf"^{prefix}__{name} must be "):
+                    plugins.configure(self.kind, plugin_class, {**plugin_params, name: value})
+
     def test_search_space_names_tunable_parameters(self, plugin_class: PluginClass) -> None:
         distributions = pytest.importorskip("optuna.distributions", reason="needs optuna")
         space = plugin_class.search_space()
         assert isinstance(space, dict), f"search_space() must return a dict; got {type(space)}."
         own = set(plugin_class._get_param_names()) - set(self.fixed_parameters)
         for name, distribution in space.items():
-            assert name in own or name in SHARED_PARAMETERS, (
+            assert name in own or name in plugins.SHARED_PARAMETERS, (
                 f"search_space() key {name!r} is neither an __init__ parameter of "
-                f"{plugin_class.__name__} ({sorted(own)}) nor one of {SHARED_PARAMETERS}."
+                f"{plugin_class.__name__} ({sorted(own)}) nor one of {plugins.SHARED_PARAMETERS}."
             )
             assert isinstance(distribution, distributions.BaseDistribution), (
                 f"search_space()[{name!r}] must be an Optuna distribution; got {distribution!r}."
@@ -223,6 +256,7 @@ class ExplanationLossContract(_KindContract):
     inputs that require grad when the loss asks for input gradients.
     """
 
+    kind = "losses"
     base_class = ExplanationLoss
     flags = ("requires_annotation", "requires_saliency", "requires_input_gradient")
 
@@ -234,27 +268,51 @@ class ExplanationLossContract(_KindContract):
         return loss
 
     @staticmethod
-    def make_batch(loss: Any, kind: InputKind, annotation: str = "random") -> ExplanationBatch:
-        """A batch of random data; ``annotation`` is "random", "missing" (all NaN) or "none"."""
+    def objective(loss: Any, kind: InputKind) -> ExplanationObjective:
+        """The estimators' own objective around ``loss``, on a tiny backbone in training mode.
+
+        Grad-CAM explains images and raster sequences, input gradients the
+        other kinds; missing frames are not filled.
+        """
         from xsup.explainers import GradCAM, InputGradient
+        from xsup.interpolators import NoInterpolation
 
         torch.manual_seed(0)
         spec = tiny_spec(kind)
-        model = tiny_backbone(spec)
-        X = torch.randn(N_SAMPLES, *spec.sample_shape, requires_grad=loss.requires_input_gradient)
+        explainer = GradCAM() if kind in ("images", "raster_sequences") else InputGradient()
+        return ExplanationObjective(tiny_backbone(spec).train(), nn.CrossEntropyLoss(), loss,
+                                    explainer, NoInterpolation(), spec, check_plugins=True)
+
+    @classmethod
+    def make_batch(cls, loss: Any, kind: InputKind, annotation: str = "random",
+                   sample_weight: torch.Tensor | None = None) -> ExplanationBatch:
+        """A batch of random data built as the estimators build it.
+
+        ``annotation`` is "random", "missing" (all NaN) or "none".
+        """
+        objective = cls.objective(loss, kind)
+        X, y, E = cls._data(objective.spec, annotation)
+        batch, _ = objective.batch(X, y, y, E, training=True, sample_weight=sample_weight)
+        return batch
+
+    @staticmethod
+    def _data(spec: InputSpec, annotation: str) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        X = torch.randn(N_SAMPLES, *spec.sample_shape)
         y = torch.arange(N_SAMPLES) % N_OUTPUTS
         E = None if annotation == "none" else random_annotation(spec)
         if annotation == "missing":
             E = torch.full_like(E, float("nan"))
-        saliency = None
-        if loss.requires_saliency:
-            explainer = GradCAM() if kind in ("images", "raster_sequences") else InputGradient()
-            output, raw = explainer.explain(model, X, y, spec, create_graph=True)
-            saliency = normalize_saliency(raw)
-        else:
-            output = model(X)
-        return ExplanationBatch(model=model, X=X, y=y, output=output, target=y, spec=spec,
-                                annotation=E, create_graph=True, _saliency=saliency)
+        return X, y, E
+
+    def test_objective_checks_pass_and_total_is_finite(self, loss: Any, input_kind: InputKind) -> None:
+        """The estimators' first-batch checks of the loss's output pass, with sample weights too."""
+        objective = self.objective(loss, input_kind)
+        X, y, E = self._data(objective.spec, "random")
+        weight = torch.tensor([1.0, 0.0, 2.0, 1.0])
+        with torch.enable_grad():
+            terms = objective(X, y, y, E, training=True, sample_weight=weight)
+        _assert_finite_scalar(terms.total, "The objective")
+
 
     def test_value_is_a_finite_scalar(self, loss: Any, input_kind: InputKind) -> None:
         _assert_finite_scalar(loss(self.make_batch(loss, input_kind)), "The loss")
@@ -293,6 +351,7 @@ class ExplanationLossContract(_KindContract):
 class ExplainerContract(_KindContract):
     """Contract of :class:`xsup.base.Explainer` plugins (override ``plugin_class``)."""
 
+    kind = "explainers"
     base_class = Explainer
     flags = ("differentiable",)
 
@@ -376,6 +435,7 @@ class ExplainerContract(_KindContract):
 class InterpolatorContract(_PluginContract):
     """Contract of :class:`xsup.base.Interpolator` plugins (override ``plugin_class``)."""
 
+    kind = "interpolators"
     base_class = Interpolator
 
     @pytest.fixture(params=("time_series", "raster_sequences"))
@@ -421,6 +481,7 @@ class InterpolatorContract(_PluginContract):
 class BackboneContract(_PluginContract):
     """Contract of :class:`xsup.base.Backbone` plugins (override ``plugin_class``)."""
 
+    kind = "modules"
     base_class = Backbone
     fixed_parameters = ("input_shape", "n_outputs")
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -17,10 +16,10 @@ from xsup.spec import KIND_BY_NDIM, SAMPLE_LAYOUT, InputSpec
 __all__ = [
     "check_annotation",
     "check_consistent_samples",
-    "check_hyperparameters",
     "check_input",
     "check_matches_training",
     "check_param_distributions",
+    "check_sample_weight",
     "check_target_per_sample",
     "check_tune_arguments",
 ]
@@ -36,10 +35,6 @@ def _expected_ranks() -> str:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _all_finite(array: Any, allow_nan: bool = False) -> bool:
@@ -286,67 +281,44 @@ def _annotation_unit(spec: InputSpec) -> str:
     }[spec.kind]
 
 
-def check_hyperparameters(estimator: Any) -> None:
-    """Check the explanation and training hyperparameters of an estimator.
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Check ``fit``'s sample weights: one finite non-negative number per sample, not all zero.
 
-    ``sigma1``, ``sigma2`` and ``alpha`` finite and non-negative; ``k`` in
-    [0, 1] (0 masks nothing); ``lr`` positive; ``batch_size`` a positive
-    Python int or -1 (skorch: the whole data set); ``max_epochs`` a non-negative int;
-    ``random_state`` None, an int in [0, 2**32 - 1] or a numpy RandomState;
-    ``device`` a device torch knows (CUDA only where it is available).
-    Parameters the estimator lacks are skipped.
+    Returns
+    -------
+    numpy.ndarray or None
+        float32 weights, or None when ``sample_weight`` is None.
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 0, 2], 3)
+    array([1., 0., 2.], dtype=float32)
+    >>> check_sample_weight([1.0, -1.0], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight must be finite and non-negative; got values from -1 to 1.
     """
-    for name in ("sigma1", "sigma2", "alpha"):
-        value = getattr(estimator, name, 0.0)
-        if not (_is_real(value) and math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite non-negative number; got {value!r}.")
-    k = getattr(estimator, "k", 0.5)
-    if not (_is_real(k) and 0 <= k <= 1):
-        raise ValueError(f"k must be a fraction in [0, 1]; got {k!r}.")
-    lr = getattr(estimator, "lr", 1.0)
-    if not (_is_real(lr) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number; got {lr!r}.")
-    batch_size = getattr(estimator, "batch_size", 1)
-    if not (_is_int(batch_size) and (batch_size >= 1 or batch_size == -1)):
-        raise ValueError(
-            f"batch_size must be a positive int, or -1 for the whole data set; got {batch_size!r}."
-        )
-    if not isinstance(batch_size, int):  # torch's samplers take Python ints only
-        raise ValueError(
-            f"batch_size must be a Python int (torch's DataLoader refuses numpy integers); got "
-            f"{batch_size!r}: pass int(batch_size)."
-        )
-    max_epochs = getattr(estimator, "max_epochs", 0)
-    if not (_is_int(max_epochs) and max_epochs >= 0):
-        raise ValueError(f"max_epochs must be a non-negative int; got {max_epochs!r}.")
-    random_state = getattr(estimator, "random_state", None)
-    if not (
-        random_state is None
-        or isinstance(random_state, np.random.RandomState)
-        or (_is_int(random_state) and 0 <= random_state < 2**32)
-    ):
-        raise ValueError(
-            "random_state must be None, an int in [0, 2**32 - 1] or a numpy RandomState; "
-            f"got {random_state!r}."
-        )
-    _check_device(getattr(estimator, "device", None))
-
-
-def _check_device(device: Any) -> None:
-    if device is None:  # skorch: leave the module where it is
-        return
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, torch.Tensor):
+        sample_weight = sample_weight.detach().cpu().numpy()
     try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as error:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"sample_weight must hold one number per sample; got {error}.") from None
+    if weights.ndim != 1 or len(weights) != n_samples:
         raise ValueError(
-            "device must be 'auto', 'cpu', 'cuda', 'cuda:N', another device torch knows, "
-            f"or a torch.device; got {device!r}."
-        ) from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available here; use device='auto' (CUDA when "
-            "present) or 'cpu'."
+            f"sample_weight must have shape ({n_samples},), one weight per sample; got shape "
+            f"{weights.shape}."
         )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(
+            "sample_weight must be finite and non-negative; got values from "
+            f"{np.nanmin(weights):g} to {np.nanmax(weights):g}."
+        )
+    if not (weights > 0).any():
+        raise ValueError("sample_weight is zero for every sample: there is nothing to train on.")
+    return weights.astype(np.float32)
 
 
 def check_target_per_sample(target: Any, n_samples: int) -> np.ndarray:

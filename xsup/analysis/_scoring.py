@@ -79,7 +79,7 @@ def scorer(model: Any, task: Any, y: Any) -> tuple[str, Callable[[np.ndarray], n
                 f"y must hold class labels among {known.tolist()} (one per sample); "
                 f"got {np.unique(y)[:10].tolist()}."
             )
-        return float(log_loss(y, y_proba=outputs, labels=known))
+        return float(log_loss(y, outputs, labels=known))
 
     return task, predict, error
 

@@ -16,6 +16,14 @@ STES_LABELS = ("STES", "STES-I (no interpolator)")
 #: What the GPU-utilisation column says on a machine without CUDA.
 NO_GPU = "n/a (CPU)"
 
+#: Explainers timed by ``explain_throughput``; the perturbation methods and TSR, which run the
+#: model hundreds of times per sample, are timed on ``SLOW_SAMPLES`` samples.
+THROUGHPUT_METHODS = ("gradcam", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
+                      "gradient_shap", "deep_shap", "occlusion", "feature_ablation",
+                      "feature_permutation", "shapley_sampling", "random", "tsr")
+SLOW_METHODS = ("feature_ablation", "shapley_sampling", "tsr")
+SLOW_SAMPLES = 16
+
 
 def _gpu(value: float | None) -> str:
     return NO_GPU if value is None else f"{value:.0f}%"
@@ -101,8 +109,7 @@ def threshold_table(threshold: dict[str, Any]) -> str:
 
 def throughput_table(throughput: dict[str, Any]) -> str:
     """One row per explainer, one column per input kind (with its default backbone)."""
-    from xsup.bench.perf import SLOW_METHODS, SLOW_SAMPLES, THROUGHPUT_METHODS
-    from xsup.estimators._components import AUTO_MODULE
+    from xsup.estimators._parameters import AUTO_MODULE
 
     kinds = list(throughput)
     lines = ["| explainer | " + " | ".join(f"{k} ({AUTO_MODULE[k]})" for k in kinds) + " |",

@@ -18,6 +18,9 @@ SGT_NAME = "sgt_tcn_gradient.png"
 METRICS = ("AUPR", "AUP", "AUR", "AUC")
 RANDOM = "Random"
 
+#: Table label -> the loss of the training it names.
+TRAININGS = {"Trad.": "none", "Sal.": "sgt"}
+
 #: (process, data set, architecture, training) -> method -> metric -> one value per seed.
 Results = Mapping[tuple[str, str, str, str], Mapping[str, Mapping[str, list[float]]]]
 
@@ -63,8 +66,6 @@ def _cell(mean: float, std: float, count: int | None = None, total: int | None =
 
 def _table2(results: Results, settings: Any) -> str:
     """SGT Table 2: rows metric x architecture, columns method x training."""
-    from xsup.bench.ts_saliency import TRAININGS
-
     columns = [f"{method} {training}" for method in settings.methods for training in TRAININGS]
     lines = ["| metric | architecture | " + " | ".join(columns) + " |",
              "|---|---|" + "---|" * len(columns)]
@@ -94,8 +95,6 @@ def _tcn_gradient(results: Results, settings: Any) -> str:
 def _accuracy_table(accuracy: Mapping[tuple[str, str, str, str], Mapping[str, list[float]]],
                     settings: Any) -> str:
     """Validation / test accuracy of every model; * marks models below the requirement."""
-    from xsup.bench.ts_saliency import TRAININGS
-
     keys = sorted({key[:2] for key in accuracy}, key=lambda k: (k[0] != "gaussian", k))
     columns = [f"{a} {t}" for a in settings.architectures for t in TRAININGS]
     lines = ["| process | data set | " + " | ".join(columns) + " |",

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from xsup.bench import _perf_report as report
+from xsup.bench._perf_report import SLOW_METHODS, SLOW_SAMPLES, THROUGHPUT_METHODS
 from xsup.bench._common import BenchResult, Progress
 from xsup.bench._perf_memory import gpu_utilisation, memory_ratio
 from xsup.bench._tsr_timing import measure_tsr_speedup
@@ -330,20 +331,11 @@ def _explain_model(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
     return model.fit(X[:16], y[:16])
 
 
-#: Explainers timed by ``explain_throughput``; the perturbation methods and TSR, which run the
-#: model hundreds of times per sample, are timed on ``SLOW_SAMPLES`` samples.
-THROUGHPUT_METHODS = ("gradcam", "gradient", "integrated_gradients", "smoothgrad", "deeplift",
-                      "gradient_shap", "deep_shap", "occlusion", "feature_ablation",
-                      "feature_permutation", "shapley_sampling", "random", "tsr")
-SLOW_METHODS = ("feature_ablation", "shapley_sampling", "tsr")
-SLOW_SAMPLES = 16
-
-
 def explain_throughput(
     settings: PerfBenchSettings, progress: Progress, seed: int
 ) -> dict[str, Any]:
     """Samples per second of ``explain`` per input kind and explainer (None: not applicable)."""
-    from xsup.estimators._components import AUTO_MODULE
+    from xsup.estimators._parameters import AUTO_MODULE
 
     rng = np.random.default_rng(seed)
     rows: dict[str, dict[str, float | None]] = {}

@@ -32,7 +32,13 @@ import numpy as np
 from skorch.callbacks import Callback, EarlyStopping
 
 from xsup.bench._common import BenchResult, Progress
-from xsup.bench._ts_saliency_report import RANDOM, draw_figures, make_notes, make_tables
+from xsup.bench._ts_saliency_report import (
+    RANDOM,
+    TRAININGS,
+    draw_figures,
+    make_notes,
+    make_tables,
+)
 
 __all__ = ["FULL", "QUICK", "TSSaliencySettings", "run"]
 
@@ -69,8 +75,6 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "input_cell_lstm": {},
     "transformer": {},
 }
-
-TRAININGS = {"Trad.": "none", "Sal.": "sgt"}
 
 #: The LSTMs (5 hidden units) stay at chance for tens of epochs before they learn the boxes.
 RECURRENT = ("lstm", "input_cell_lstm")

@@ -19,22 +19,9 @@ __all__ = ["CONFIG_EXCLUDED", "check_config", "config_parameters", "read_config"
 #: Parameters a file cannot set: they take Python objects, or loosen checkpoint loading.
 CONFIG_EXCLUDED = ("callbacks", "torch_load_kwargs")
 
-#: Prefixes of nested options (``loss__gamma``) and the kind of plugin they configure.
-PLUGIN_PREFIXES = {
-    "loss": "losses",
-    "explainer": "explainers",
-    "interpolator": "interpolators",
-    "module": "modules",
-}
-
-#: Other nested options, checked against the signature of the class they configure.
-CLASS_PREFIXES = ("optimizer", "iterator_train", "iterator_valid")
-
-#: How the nested options are spelt, for the messages.
-_PREFIXES_TEXT = ", ".join(f"{prefix}__" for prefix in (*PLUGIN_PREFIXES, *CLASS_PREFIXES))
-
-#: Parameters of a backbone that the estimator fills in from the data.
-_DATA_PARAMETERS = ("input_shape", "n_outputs")
+#: Prefixes of nested options checked here; the plugins' prefixes, the optimizer's and the
+#: criterion's are checked by the estimator's ``check_parameters``.
+LOADER_PREFIXES = ("iterator_train", "iterator_valid")
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -91,46 +78,28 @@ def config_parameters(estimator_class: type) -> list[str]:
     )
 
 
-def _plugin_class(prefix: str, value: Any, where: str) -> type | None:
-    """The plugin class a registered name stands for; None for "auto" and non-names."""
+def _nested_prefixes() -> tuple[str, ...]:
     from xsup import plugins
 
-    if not isinstance(value, str) or value == "auto":  # "auto" is resolved from the data
-        return None
-    try:
-        return plugins.get(PLUGIN_PREFIXES[prefix], value)
-    except (ValueError, ImportError) as error:  # unknown name (with hints), or a broken plugin
-        raise UsageError(f"{where}: {prefix}={value!r}: {error}") from None
+    return (*(kind.prefix for kind in plugins.KINDS.values()), "optimizer", "criterion",
+            *LOADER_PREFIXES)
 
 
-def _nested_names(prefix: str, params: dict[str, Any], where: str) -> list[str] | None:
-    """Option names accepted under ``prefix`` for these parameters; None when unknown."""
-    value = params.get(prefix)
-    if prefix in PLUGIN_PREFIXES:
-        cls = _plugin_class(prefix, value, where)
-        if cls is None:
-            return None
-        return [name for name in cls._get_param_names() if name not in _DATA_PARAMETERS]
-    if prefix == "optimizer":
-        target = value
-    else:
-        from torch.utils.data import DataLoader
+def _check_loader_option(name: str, option: str, where: str) -> None:
+    """An ``iterator_*__`` option must be a parameter of torch's DataLoader."""
+    from torch.utils.data import DataLoader
 
-        target = value if isinstance(value, type) else DataLoader
-    if not isinstance(target, type):
-        return None
-    signature = inspect.signature(target)
-    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-        return None
-    return [name for name in signature.parameters if name not in ("self", "params", "dataset")]
-
-
-def _describe(value: Any) -> str:
-    return value.__name__ if isinstance(value, type) else repr(value)
+    accepted = [p for p in inspect.signature(DataLoader).parameters if p not in ("self", "dataset")]
+    if option not in accepted:
+        raise UsageError(
+            f"{where}: unknown parameter {name!r}; DataLoader takes "
+            f"{', '.join(name.split('__')[0] + '__' + key for key in accepted)}."
+        )
 
 
 def check_config(
-    config: dict[str, Any], estimator_class: type, base: dict[str, Any], path: Path | None
+    config: dict[str, Any], estimator_class: type, base: dict[str, Any], path: Path | None,
+    input_kind: str | None = None,
 ) -> Any:
     """Check a file's parameters and return ``estimator_class(**base, **config)``.
 
@@ -144,44 +113,37 @@ def check_config(
         The command's own settings; the file overrides them.
     path : Path or None
         The file, for the messages.
+    input_kind : str or None, default=None
+        The kind of the data the command trains on; resolves ``module="auto"``
+        so that ``module__*`` options are checked as well.
 
     Raises
     ------
     UsageError
-        An unknown parameter name (the message lists the valid ones) or a
-        value the estimator refuses.
+        An unknown parameter name (the message lists the valid ones), a
+        plugin option the plugin does not take, or a value the estimator, a
+        plugin, the optimizer or the criterion refuses; all before training.
     """
-    from xsup.validation import check_hyperparameters
-
     where = f"--config {path}" if path is not None else "options"
     valid = config_parameters(estimator_class)
-    params = {**base, **config}
-    resolved = {**estimator_class().get_params(deep=False), **params}
+    prefixes = _nested_prefixes()
     for name in config:
         prefix, nested, option = name.partition("__")
-        if not nested:
-            if name not in valid:
-                raise UsageError(
-                    f"{where}: unknown parameter {name!r}; valid parameters: {', '.join(valid)}, "
-                    f"and options prefixed with {_PREFIXES_TEXT}."
-                )
-            continue
-        if prefix not in (*PLUGIN_PREFIXES, *CLASS_PREFIXES):
+        if not nested and name not in valid:
+            raise UsageError(
+                f"{where}: unknown parameter {name!r}; valid parameters: {', '.join(valid)}, "
+                f"and options prefixed with {', '.join(p + '__' for p in prefixes)}."
+            )
+        if nested and prefix not in prefixes:
             raise UsageError(
                 f"{where}: unknown parameter {name!r}; nested options start with one of "
-                f"{_PREFIXES_TEXT}."
+                f"{', '.join(p + '__' for p in prefixes)}."
             )
-        accepted = _nested_names(prefix, resolved, where)
-        if accepted is not None and option not in accepted:
-            raise UsageError(
-                f"{where}: unknown parameter {name!r}; {prefix} {_describe(resolved[prefix])} "
-                f"takes {', '.join(prefix + '__' + key for key in accepted) or 'no options'}."
-            )
-    for prefix in PLUGIN_PREFIXES:
-        _plugin_class(prefix, resolved.get(prefix), where)
+        if nested and prefix in LOADER_PREFIXES:
+            _check_loader_option(name, option, where)
     try:
-        estimator = estimator_class(**params)
-        check_hyperparameters(estimator)
+        estimator = estimator_class(**{**base, **config})
+        estimator.check_parameters(input_kind)
     except (TypeError, ValueError) as error:
         raise UsageError(f"{where}: {error}") from None
     return estimator

@@ -109,7 +109,8 @@ def model_settings(
             wanted["loss"] = "none"
         else:
             wanted = {**config, "loss": config.get("loss", loss)}
-        model = check_config(wanted, ExplanationSupervisedClassifier, base, config_path)
+        model = check_config(wanted, ExplanationSupervisedClassifier, base, config_path,
+                             input_kind="raster_sequences")
         params[label] = model.get_params(deep=False)
     return params
 
@@ -199,6 +200,10 @@ def run(args: argparse.Namespace) -> int:
     _print_table(rows)
     print("IoU: Grad-CAM > 0.5 against the annotated boxes, pooled over all frames, and over "
           "the last frame only (the one GRADIA supervises)")
+    if args.quick:
+        print(f"--quick: {settings.n_samples} sequences and {settings.epochs} epochs check that "
+              "everything runs; these numbers say nothing about explanation supervision (run "
+              "without --quick for the real comparison)")
 
     index = int(np.flatnonzero(y_test == 1)[0]) if (y_test == 1).any() else 0
     try:

@@ -181,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
     config = {**config, "loss": loss}
     if args.epochs is not None:
         config["max_epochs"] = args.epochs
-    net = check_config(config, ExplanationSupervisedClassifier, base, args.config)
+    from xsup.spec import KIND_BY_NDIM
+
+    net = check_config(config, ExplanationSupervisedClassifier, base, args.config,
+                       input_kind=KIND_BY_NDIM.get(getattr(X, "ndim", 0)))
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported below
     try:
         study = tune(net, X, y, E, n_trials=args.trials, cv=args.cv, storage=args.storage,

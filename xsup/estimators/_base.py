@@ -10,52 +10,30 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
-from skorch.dataset import Dataset, unpack_data
+from skorch.dataset import Dataset, ValidSplit, unpack_data
 from skorch.utils import to_tensor
 from sklearn.utils import check_random_state
-from torch import nn
 
 from xsup import plugins
-from xsup.batch import ExplanationBatch, annotated_frames
+from xsup.callbacks import warn_incomplete_checkpoints
 from xsup.estimators._components import PluginComponentsMixin
+from xsup.estimators._data import RowDataset, resolve_device
+from xsup.estimators._parameters import ParameterChecksMixin
+from xsup.objective import ExplanationObjective, ObjectiveTerms, double_backward_context
 from xsup.saliency import normalize_saliency
 from xsup.spec import KIND_BY_NDIM, InputSpec
 from xsup.validation import (
     check_annotation,
-    check_hyperparameters,
     check_input,
     check_matches_training,
+    check_sample_weight,
 )
 
 #: Batch terms besides the loss that are averaged into epoch columns ``train_*``/``valid_*``.
 LOGGED_TERMS = ("explanation", "reconstruction")
 
 
-class RowDataset(Dataset):
-    """skorch's Dataset, copying each row read from a read-only array (a memory map opened "r").
-
-    torch would otherwise wrap the read-only row without a copy and warn; one row is cheap.
-    """
-
-    def transform(self, X: Any, y: Any) -> tuple[Any, Any]:
-        X, y = super().transform(X, y)
-        if isinstance(X, Mapping):
-            return {key: _writable(value) for key, value in X.items()}, y
-        return _writable(X), y
-
-
-def _writable(row: Any) -> Any:
-    return np.array(row) if isinstance(row, np.ndarray) and not row.flags.writeable else row
-
-
-def resolve_device(device: Any) -> Any:
-    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass."""
-    if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
+class ExplanationSupervisedNet(ParameterChecksMixin, PluginComponentsMixin, NeuralNet):
     """Training with an explanation term; base of the classifier and the regressor.
 
     Subclasses set the task, encode targets and choose the explained output.
@@ -70,12 +48,6 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
 
     _task = "classification"
 
-    # ------------------------------------------------------------------ scikit-learn's __init__ contract
-    # skorch's __init__ also sets bookkeeping attributes; scikit-learn wants __init__ to set
-    # parameters only. They are removed at the end of __init__; __getattr__ then supplies their
-    # defaults until the net sets them.
-    _UNSET_STATE = {"history_": None, "initialized_": False, "virtual_params_": None}
-
     def __init__(
         self,
         module: Any,
@@ -88,6 +60,7 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         sigma2: float,
         alpha: float,
         k: float,
+        explanation_scale: str,
         random_state: Any,
         **kwargs: Any,
     ) -> None:
@@ -99,17 +72,8 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         self.sigma2 = sigma2
         self.alpha = alpha
         self.k = k
+        self.explanation_scale = explanation_scale
         self.random_state = random_state
-        for name in self._UNSET_STATE:
-            self.__dict__.pop(name, None)
-        self.__dict__["_constructed_"] = True
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ExplanationSupervisedNet._UNSET_STATE and self.__dict__.get("_constructed_"):
-            value = {} if name == "virtual_params_" else self._UNSET_STATE[name]
-            self.__dict__[name] = value
-            return value
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ device "auto"
     @property  # type: ignore[override]
@@ -125,10 +89,14 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         """Parameters as given to ``__init__`` (``device="auto"`` stays ``"auto"``)."""
         params = super().get_params(deep=deep, **kwargs)
         params["device"] = self.__dict__.get("device")
-        params.pop("_params_to_validate", None)
+        params.pop("_params_to_validate", None)  # skorch's bookkeeping, not a parameter
         return params
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("explanation_scale", "none")  # pickled before the option existed
+        if state.get("initialized_"):
+            state.setdefault("explanation_scaler_", None)
+            state.setdefault("plugins_checked_", True)
         requested = state.get("device")
         state["device"] = resolve_device(requested)
         super().__setstate__(state)
@@ -150,9 +118,16 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
 
     # ------------------------------------------------------------------ data
     def _validate_fit_data(
-        self, X: Any, y: Any, E: Any, reset: bool, classes: Any = None
-    ) -> tuple[Any, np.ndarray, Any]:
-        check_hyperparameters(self)
+        self, X: Any, y: Any, E: Any, sample_weight: Any, fit_params: dict[str, Any],
+        reset: bool, classes: Any = None,
+    ) -> tuple[Any, np.ndarray, Any, Any]:
+        if fit_params:
+            raise TypeError(
+                f"{type(self).__name__}.fit got unexpected keyword argument(s) "
+                f"{', '.join(map(repr, sorted(fit_params)))}: it takes X, y, E and sample_weight; "
+                "options of the module's forward go in module__* parameters."
+            )
+        self.check_parameters()
         self._check_training_step()
         X = check_input(X)
         if len(X) < 2:
@@ -165,13 +140,13 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
             self.input_spec_ = InputSpec(kind, tuple(X.shape[1:]), n_outputs, self._task)
             self.n_features_in_ = X.shape[1]
         E = check_annotation(E, X, self.input_spec_)
-        loss_cls = self.loss if not isinstance(self.loss, str) else plugins.get("losses", self.loss)
-        if E is None and getattr(loss_cls, "requires_annotation", False):
+        loss_class = plugins.plugin_class("losses", self.loss)
+        if E is None and loss_class.requires_annotation:
             raise ValueError(
                 f"loss={self.loss!r} needs annotations: pass E to fit(X, y, E) with shape "
                 f"(n_samples, *{self.input_spec_.annotation_shape})."
             )
-        return X, y, E
+        return X, y, E, check_sample_weight(sample_weight, len(X))
 
     def _check_training_step(self) -> None:
         """Refuse skorch's ``AccelerateMixin`` step, which would drop the explanation term."""
@@ -189,83 +164,85 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
             return RowDataset(X, y, **self.get_params_for("dataset"))
         return super().get_dataset(X, y)
 
+    def get_split_datasets(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """skorch's internal split; a split that cannot be made names ``train_split``."""
+        try:
+            return super().get_split_datasets(X, y, **fit_params)
+        except ValueError as error:
+            n_samples = "the" if y is None else f"the {len(y)}"
+            split = self.train_split
+            if isinstance(split, ValidSplit):
+                split = f"ValidSplit({split.cv!r}, stratified={split.stratified!r})"
+            raise ValueError(
+                f"train_split={split} cannot split {n_samples} training samples "
+                f"({error}); pass train_split=None to train on every sample without an internal "
+                "validation split, or fit on more samples."
+            ) from None
+
     @staticmethod
-    def _pack(X: Any, E: Any) -> Any:
-        """Let skorch's Dataset, ValidSplit and DataLoader slice E together with X."""
-        return X if E is None else {"X": X, "E": E}
+    def _pack(X: Any, E: Any, sample_weight: Any) -> Any:
+        """Let skorch's Dataset, ValidSplit and DataLoader slice E and the weights with X."""
+        if E is None and sample_weight is None:
+            return X
+        packed = {"X": X, "E": E, "sample_weight": sample_weight}
+        return {key: value for key, value in packed.items() if value is not None}
 
     def _to_model(self, tensor: Any) -> torch.Tensor:
         """Move a batch to the device in the floating dtype of the model's parameters."""
         dtype = next(self.module_.parameters()).dtype
         return to_tensor(tensor, device=self.device).to(dtype)
 
-    def _split_batch_input(self, Xi: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _split_batch_input(self, Xi: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         if isinstance(Xi, Mapping):
-            E = Xi.get("E")
-            return self._to_model(Xi["X"]), None if E is None else self._to_model(E)
-        return self._to_model(Xi), None
+            E, weight = Xi.get("E"), Xi.get("sample_weight")
+            return (self._to_model(Xi["X"]), None if E is None else self._to_model(E),
+                    None if weight is None else self._to_model(weight))
+        return self._to_model(Xi), None, None
 
     def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
-        """Forward a batch; annotations packed with X are stripped first."""
-        X, _ = self._split_batch_input(x)
-        return self.module_(X, **fit_params)
+        """Forward a batch; annotations and weights packed with X are stripped first."""
+        return self.module_(self._split_batch_input(x)[0], **fit_params)
 
     # ------------------------------------------------------------------ training step
-    def _gradient_context(self) -> contextlib.AbstractContextManager:
-        """cuDNN RNNs have no double backward: switch cuDNN off around explained passes."""
-        uses_rnn = any(isinstance(m, nn.RNNBase) for m in self.module_.modules())
-        # where the parameters are, not self.device: Accelerate places the model with device=None
-        on_cuda = any(p.device.type == "cuda" for p in self.module_.parameters())
-        if uses_rnn and on_cuda:
-            return torch.backends.cudnn.flags(enabled=False)
-        return contextlib.nullcontext()
-
-    def _complete_annotation(
-        self, E: torch.Tensor | None
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        if E is None or not self.input_spec_.is_sequence:
-            return E, None
-        missing = ~annotated_frames(E, self.input_spec_)
-        return self.interpolator_(E, missing)
+    def objective(self, *, check_plugins: bool = False) -> ExplanationObjective:
+        """The per-batch objective of the fitted components (see :mod:`xsup.objective`)."""
+        return ExplanationObjective(
+            self.module_, self.criterion_, self.loss_, self.explainer_, self.interpolator_,
+            self.input_spec_, sigma1=self.sigma1, sigma2=self.sigma2,
+            scale=self.explanation_scaler_, check_plugins=check_plugins,
+        )
 
     def _batch_losses(self, batch: Any, training: bool) -> dict[str, torch.Tensor]:
         """Prediction, explanation and reconstruction terms of one batch, and their weighted sum."""
         Xi, yi = unpack_data(batch)
-        X, E = self._split_batch_input(Xi)
+        X, E, weight = self._split_batch_input(Xi)
         y = self._prepare_target(to_tensor(yi, device=self.device))
-        target = self._training_target(y)
-        loss = self.loss_
-        needs_graph = loss.requires_saliency or loss.requires_input_gradient
-        if loss.requires_input_gradient:
-            X = X.detach().requires_grad_(True)
-        with torch.set_grad_enabled(training or needs_graph), self._gradient_context():
-            saliency = None
-            if loss.requires_saliency:
-                output, raw = self.explainer_.explain(
-                    self.module_, X, target, self.input_spec_, create_graph=training
-                )
-                saliency = normalize_saliency(raw)
-            else:
-                output = self.module_(X)
-            prediction = self.criterion_(output, y)
-            annotation, reconstruction = (
-                self._complete_annotation(E) if loss.requires_annotation else (E, None)
-            )
-            explanation = loss(
-                ExplanationBatch(
-                    model=self.module_, X=X, y=y, output=output, target=target,
-                    spec=self.input_spec_, annotation=annotation, create_graph=training,
-                    _saliency=saliency,
-                )
-            )
-            total = prediction + self.sigma1 * explanation
-            if reconstruction is not None:
-                total = total + self.sigma2 * reconstruction
+        first = training and not self.plugins_checked_
+        terms = self.objective(check_plugins=first)(
+            X, y, self._training_target(y), E, training=training, sample_weight=weight
+        )
+        self.plugins_checked_ = self.plugins_checked_ or first
+        self._check_finite(terms, training)
         prefix = "train" if training else "valid"
-        self.history.record_batch(f"{prefix}_explanation", float(explanation.detach()))
-        if reconstruction is not None:
-            self.history.record_batch(f"{prefix}_reconstruction", float(reconstruction.detach()))
-        return {"loss": total, "y_pred": output}
+        self.history.record_batch(f"{prefix}_explanation", float(terms.explanation.detach()))
+        if terms.reconstruction is not None:
+            self.history.record_batch(f"{prefix}_reconstruction", float(terms.reconstruction.detach()))
+        return {"loss": terms.total, "y_pred": terms.output}
+
+    def _check_finite(self, terms: ObjectiveTerms, training: bool) -> None:
+        """Stop the fit at the first NaN or infinite term, before it reaches the parameters."""
+        term = terms.non_finite_term()
+        if term is None:
+            return
+        remedy = {"prediction": f"lower lr (now {self.lr!r})",
+                  "explanation": f"lower sigma1 (now {self.sigma1!r}) or lr (now {self.lr!r})",
+                  "reconstruction": f"lower sigma2 (now {self.sigma2!r}) or lr (now {self.lr!r})"}
+        value = float(getattr(terms, term).detach())
+        raise FloatingPointError(
+            f"Training diverged in epoch {len(self.history)}: the {term} term of a "
+            f"{'training' if training else 'validation'} batch is {value}. Remedies: {remedy[term]}, "
+            "or check X for extreme values."
+        )
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, torch.Tensor]:
         """One training step: forward, explanation (``create_graph=True``), backward."""
@@ -294,6 +271,24 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         return {name: value.detach() for name, value in step.items()}
 
     # ------------------------------------------------------------------ fitting
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """Warn about checkpoints that would lose the learnable parts of the plugins."""
+        warn_incomplete_checkpoints(self)
+
+    def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
+        """Start the epoch's history row; a resumed fit continues its explanation scale."""
+        super().on_epoch_begin(net, **kwargs)
+        scaler = self.explanation_scaler_
+        if scaler is not None and scaler.state is None and len(self.history) > 1:
+            state = self.history[-2].get("explanation_scale_state")
+            scaler.state = None if state is None else (float(state[0]), float(state[1]))
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        """Record the running explanation scale (``explanation_scale="auto"``) in the history."""
+        if self.explanation_scaler_ is not None:
+            self.history.record("explanation_scale", self.explanation_scaler_.value)
+            self.history.record("explanation_scale_state", self.explanation_scaler_.state)
+
     @contextlib.contextmanager
     def _seeded(self, epochs_done: int = 0) -> Iterator[None]:
         """Seed torch from ``random_state`` without touching the caller's random state."""
@@ -307,7 +302,9 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
             torch.manual_seed(seed)
             yield
 
-    def fit(self, X: Any, y: Any = None, E: Any = None, **fit_params: Any) -> ExplanationSupervisedNet:
+    def fit(
+        self, X: Any, y: Any = None, E: Any = None, sample_weight: Any = None, **fit_params: Any
+    ) -> ExplanationSupervisedNet:
         """Fit the network with the prediction loss plus the explanation term.
 
         Parameters
@@ -320,33 +317,43 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         E : array-like or None, default=None
             Annotations shaped ``(N, F)``, ``(N, T, F)``, ``(N, H, W)`` or
             ``(N, T, H, W)``: 1 should matter, -1 should not, 0 unknown, NaN missing.
+        sample_weight : array-like of shape (N,) or None, default=None
+            Non-negative weights. Each batch's prediction loss and explanation
+            term become weighted means over its samples (the explanation term
+            over its annotated samples), so a sample of weight 0 contributes
+            nothing, as if it were removed from the batch; it still takes its
+            place in batches and in the internal validation split.
         **fit_params
-            Passed to skorch (and the module's ``forward``).
+            Not accepted: a ``TypeError`` names any other keyword.
 
         Returns
         -------
         self
         """
-        X, y, E = self._validate_fit_data(X, y, E, reset=not (self.warm_start and self.initialized_))
+        reset = not (self.warm_start and self.initialized_)
+        X, y, E, sample_weight = self._validate_fit_data(X, y, E, sample_weight, fit_params, reset)
         with self._seeded():
-            return super().fit(self._pack(X, E), y, **fit_params)
+            if reset:
+                self.initialize()
+            return super().partial_fit(self._pack(X, E, sample_weight), y)
 
     def partial_fit(
-        self, X: Any, y: Any = None, E: Any = None, classes: Any = None, **fit_params: Any
+        self, X: Any, y: Any = None, E: Any = None, classes: Any = None, sample_weight: Any = None,
+        **fit_params: Any,
     ) -> ExplanationSupervisedNet:
         """Train for ``max_epochs`` more epochs without re-initialising a fitted net.
 
         Parameters are those of :meth:`fit`; ``classes`` lists every class on
         the first call of a classifier, as scikit-learn's ``partial_fit`` does.
         """
-        if "_routing_method" in fit_params:  # called by fit() with validated, packed data
-            return super().partial_fit(X, y, **fit_params)
         first_call = not self.initialized_
-        X, y, E = self._validate_fit_data(X, y, E, reset=first_call, classes=classes)
+        X, y, E, sample_weight = self._validate_fit_data(
+            X, y, E, sample_weight, fit_params, reset=first_call, classes=classes
+        )
         with self._seeded(epochs_done=0 if first_call else len(self.history)):
             if first_call:
                 self.initialize()
-            return super().partial_fit(self._pack(X, E), y, **fit_params)
+            return super().partial_fit(self._pack(X, E, sample_weight), y)
 
     # ------------------------------------------------------------------ prediction and explanation
     def _check_predict_input(self, X: Any) -> Any:
@@ -362,6 +369,26 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         return np.concatenate(
             [output.detach().cpu().numpy() for output in self.forward_iter(X, training=False)]
         )
+
+    def predicted_outputs(self, X: Any) -> np.ndarray:
+        """Model outputs for validated input after ``predict_nonlinearity``.
+
+        ``"auto"``: class probabilities (softmax) for a classifier, the raw
+        outputs for a regressor; None: the raw outputs; a callable: applied to
+        the outputs as a torch tensor, as skorch does.
+        """
+        outputs = torch.as_tensor(self.forward_outputs(X))
+        nonlinearity = self.predict_nonlinearity
+        if isinstance(nonlinearity, str):  # "auto"
+            return self._default_nonlinearity(outputs).numpy()
+        if nonlinearity is None:
+            return outputs.numpy()
+        result = nonlinearity(outputs)
+        return result.detach().cpu().numpy() if isinstance(result, torch.Tensor) else np.asarray(result)
+
+    def _default_nonlinearity(self, outputs: torch.Tensor) -> torch.Tensor:
+        """What ``predict_nonlinearity="auto"`` applies to the outputs."""
+        return outputs
 
     def _explain_batches(self, X: Any, min_size: int) -> Iterator[torch.Tensor]:
         """Batches of ``X`` for ``explain``; a last batch under ``min_size`` joins the one before."""
@@ -392,7 +419,10 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
             What to explain: class labels for a classifier (default: the
             predicted class), output columns for a regressor (default: 0).
         **kwargs
-            Options of the explainer named by ``method``.
+            Options of the explainer named by ``method``. A stochastic
+            explainer (``smoothgrad``, ``occlusion``, ``random``...) gets the
+            estimator's ``random_state`` unless ``random_state`` is given here,
+            so a seeded estimator explains the same way on every call.
 
         Returns
         -------
@@ -410,7 +440,7 @@ class ExplanationSupervisedNet(PluginComponentsMixin, NeuralNet):
         for Xb in self._explain_batches(X, explainer.min_batch_size):
             tb = torch.as_tensor(targets[start : start + len(Xb)], device=self.device)
             start += len(Xb)
-            with torch.enable_grad(), self._gradient_context():
+            with torch.enable_grad(), double_backward_context(self.module_):
                 _, raw = explainer.explain(self.module_, Xb, tb, self.input_spec_)
             maps.append(normalize_saliency(raw.detach()).cpu().numpy())
         return np.concatenate(maps)

@@ -52,6 +52,14 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         Tolerance (hinge threshold) of losses that use one.
     k : float, default=0.5
         Fraction of lowest-saliency features masked by saliency-guided training.
+    explanation_scale : {"none", "auto"}, default="none"
+        ``"none"`` adds ``sigma1`` times the loss's own value, the papers'
+        scale. ``"auto"`` first multiplies the explanation term by the running
+        ratio of the prediction loss to it (detached, recorded per epoch as
+        ``explanation_scale``), so that ``sigma1`` means "explanation weight
+        relative to prediction" for every loss and input size; needed for
+        losses whose raw value is tiny, such as RRR's mean reduction on
+        images and raster sequences.
     criterion : torch loss class, default=torch.nn.CrossEntropyLoss
         Prediction loss on the logits.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -68,6 +76,10 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         Seeds initialisation and shuffling (same seed on CPU: same model).
     verbose : int, default=1
         Print a line per epoch.
+    predict_nonlinearity : "auto", None or callable, default="auto"
+        Applied to the outputs by ``predict_proba`` (and so ``predict``):
+        ``"auto"`` is the softmax, None the raw logits, a callable receives
+        the output tensor (skorch's meaning).
     **kwargs
         Other skorch ``NeuralNet`` arguments and prefixed plugin options.
 
@@ -110,6 +122,7 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         alpha: float = 0.0,
         k: float = 0.5,
         *,
+        explanation_scale: str = "none",
         criterion: Any = torch.nn.CrossEntropyLoss,
         optimizer: Any = torch.optim.Adam,
         lr: float = 1e-3,
@@ -120,14 +133,16 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         device: Any = "auto",
         random_state: Any = None,
         verbose: int = 1,
+        predict_nonlinearity: Any = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(
             module, criterion, loss=loss, explainer=explainer, interpolator=interpolator,
-            sigma1=sigma1, sigma2=sigma2, alpha=alpha, k=k, random_state=random_state,
+            sigma1=sigma1, sigma2=sigma2, alpha=alpha, k=k, explanation_scale=explanation_scale,
+            random_state=random_state,
             optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             train_split=train_split, callbacks=callbacks, device=device, verbose=verbose,
-            **kwargs,
+            predict_nonlinearity=predict_nonlinearity, **kwargs,
         )
 
     @property
@@ -188,10 +203,15 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
             )
         return np.searchsorted(self.classes_, labels)
 
+    def _default_nonlinearity(self, outputs: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(outputs, dim=1)
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, ``(N, n_classes)``, columns ordered as ``classes_``."""
-        X = self._check_predict_input(X)
-        return torch.softmax(torch.as_tensor(self.forward_outputs(X)), dim=1).numpy()
+        """Class probabilities, ``(N, n_classes)``, columns ordered as ``classes_``.
+
+        The softmax of the logits, unless ``predict_nonlinearity`` says otherwise.
+        """
+        return self.predicted_outputs(self._check_predict_input(X))
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy of ``predict(X)`` against ``y`` (scikit-learn's ``score``)."""
@@ -199,6 +219,8 @@ class ExplanationSupervisedClassifier(ClassifierMixin, ExplanationSupervisedNet)
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted class labels, ``(N,)``."""
+        """Predicted class labels, ``(N,)``: the class of the largest ``predict_proba``."""
         X = self._check_predict_input(X)
-        return self.classes_[self.forward_outputs(X).argmax(axis=1)]
+        if isinstance(self.predict_nonlinearity, str):  # "auto": the softmax keeps the order
+            return self.classes_[self.forward_outputs(X).argmax(axis=1)]
+        return self.classes_[self.predicted_outputs(X).argmax(axis=1)]

@@ -6,27 +6,22 @@ import contextlib
 from typing import Any
 
 from xsup import plugins
-from xsup.base import Backbone, Explainer, Plugin
+from xsup.base import Backbone, Explainer
+from xsup.estimators._parameters import AUTO_MODULE
 from xsup.explainers.gradcam import find_layer
+from xsup.objective import ExplanationScale
 from xsup.spec import InputSpec
-
-#: Backbone chosen by ``module="auto"`` for each input kind.
-AUTO_MODULE = {
-    "tabular": "mlp",
-    "time_series": "tcn",
-    "images": "cnn",
-    "raster_sequences": "cnn_gru",
-}
-
-#: Estimator parameters handed to a plugin whose ``__init__`` takes a parameter of that name.
-SHARED_PARAMETERS = ("alpha", "k")
 
 
 class PluginComponentsMixin:
     """skorch ``initialize_*`` hooks that resolve ``module``, ``loss``, ``explainer`` and
     ``interpolator`` (names, classes or instances) with their prefixed options.
 
-    Mixed into :class:`~xsup.estimators._base.ExplanationSupervisedNet` before skorch's
+    Every plugin goes through :func:`xsup.plugins.resolve`, which checks the
+    options against the plugin's declared constraints, hands it the shared
+    estimator parameters it takes (``sigma1``, ``sigma2``, ``alpha``, ``k``,
+    ``random_state``) and calls its ``setup``. Mixed into
+    :class:`~xsup.estimators._base.ExplanationSupervisedNet` before skorch's
     ``NeuralNet``, whose methods ``super()`` reaches.
     """
 
@@ -36,16 +31,18 @@ class PluginComponentsMixin:
         kwargs = self.get_params_for("module")
         module = self.module
         if isinstance(module, str):
-            name = AUTO_MODULE[spec.kind] if module == "auto" else module
-            module = plugins.get("modules", name)
-            if spec.kind not in module.input_kinds:
+            module = AUTO_MODULE[spec.kind] if module == "auto" else module
+            kinds = plugins.plugin_class("modules", module).input_kinds
+            if spec.kind not in kinds:
                 raise ValueError(
-                    f"module={name!r} takes {', '.join(module.input_kinds)} input; "
+                    f"module={module!r} takes {', '.join(kinds)} input; "
                     f"X is {spec.kind.replace('_', ' ')} with samples of shape {spec.sample_shape}."
                 )
-        if isinstance(module, type) and issubclass(module, Backbone):
-            kwargs = {"input_shape": spec.sample_shape, "n_outputs": spec.n_outputs, **kwargs}
-        self.module_ = self.initialized_instance(module, kwargs)
+        if isinstance(module, str) or isinstance(module, type) and issubclass(module, Backbone):
+            data = {"input_shape": spec.sample_shape, "n_outputs": spec.n_outputs}
+            self.module_ = plugins.resolve("modules", module, kwargs, shared=data)
+        else:  # a backbone instance or any other torch module, as skorch builds it
+            self.module_ = self.initialized_instance(module, kwargs)
         return self
 
     def initialize_criterion(self) -> Any:
@@ -57,57 +54,47 @@ class PluginComponentsMixin:
         ``f_interpolator`` (which :class:`xsup.callbacks.Checkpoint` saves by default).
         """
         super().initialize_criterion()
-        self.loss_ = self._build_plugin("losses", self.loss, "loss")
-        self.interpolator_ = self._build_plugin("interpolators", self.interpolator, "interpolator")
+        spec, shared = self._fitted_spec(), self._shared_parameters()
+        self.loss_ = plugins.resolve(
+            "losses", self.loss, self.get_params_for("loss"), shared=shared, spec=spec
+        )
+        self.interpolator_ = plugins.resolve(
+            "interpolators", self.interpolator, self.get_params_for("interpolator"),
+            shared=shared, spec=spec,
+        )
         self.explainer_ = self._build_explainer(self.explainer, self.get_params_for("explainer"))
         if self.loss_.requires_saliency and not self.explainer_.differentiable:
             raise ValueError(
                 f"loss={self.loss!r} trains through the saliency map, but explainer="
                 f"{self.explainer!r} is not differentiable; use 'gradcam' or 'gradient'."
             )
+        self.explanation_scaler_ = ExplanationScale() if self.explanation_scale == "auto" else None
+        self.plugins_checked_ = False
         return self
 
-    def _build_plugin(self, kind: str, value: Any, prefix: str, kwargs: dict | None = None) -> Any:
-        """Instantiate a plugin from a name, class or instance plus its prefixed options."""
-        kwargs = dict(self.get_params_for(prefix) if kwargs is None else kwargs)
-        if isinstance(value, str):
-            cls = plugins.get(kind, value)
-        elif isinstance(value, Plugin):
-            cls = type(value)
-            kwargs = {**value.get_params(deep=False), **kwargs}
-        elif isinstance(value, type) and issubclass(value, plugins.KINDS[kind][1]):
-            cls = value
-        else:
-            base = plugins.KINDS[kind][1].__name__
-            raise TypeError(
-                f"{prefix} must be a registered name, a {base} subclass or instance; got {value!r}."
-            )
-        accepted = cls._get_param_names()
-        for name in SHARED_PARAMETERS:
-            if name in accepted and name not in kwargs:
-                kwargs[name] = getattr(self, name)
-        unknown = sorted(set(kwargs) - set(accepted))
-        if unknown:
-            raise ValueError(
-                f"{', '.join(prefix + '__' + key for key in unknown)}: not a parameter of "
-                f"{prefix} {value!r} ({cls.__name__}); its parameters are: "
-                f"{', '.join(accepted) or 'none'}."
-            )
-        instance = cls(**kwargs)
-        instance.setup(self._fitted_spec())
-        return instance
+    def _shared_parameters(self) -> dict[str, Any]:
+        """Estimator values handed to the plugins that take a parameter of the same name."""
+        names = (*plugins.SHARED_PARAMETERS, "random_state")
+        return {name: getattr(self, name) for name in names}
 
     def _build_explainer(self, value: Any, kwargs: dict[str, Any]) -> Explainer:
+        """The explainer ``value`` (``"auto"``: Grad-CAM where the backbone has its layer)."""
         if isinstance(value, str) and value == "auto":
             value = "gradient"
             if self._fitted_spec().kind in ("images", "raster_sequences"):
                 with contextlib.suppress(ValueError):
                     find_layer(self.module_, kwargs.get("layer"))
                     value = "gradcam"
-        return self._build_plugin("explainers", value, "explainer", kwargs)
+        return plugins.resolve(
+            "explainers", value, kwargs, shared=self._shared_parameters(), spec=self._fitted_spec()
+        )
 
     def set_params(self, **kwargs: Any) -> Any:
-        """Set parameters; ``explainer`` and ``explainer__*`` rebuild the explainer of a fitted net."""
+        """Set parameters; ``explainer`` and ``explainer__*`` rebuild the explainer of a fitted net.
+
+        skorch re-initialises the torch components a parameter belongs to; the
+        explainer is not one, so its parameters are set here.
+        """
         explainer_params = {
             k: v for k, v in kwargs.items() if k == "explainer" or k.startswith("explainer__")
         }
@@ -119,11 +106,12 @@ class PluginComponentsMixin:
         )
         for key, value in deferred.items():  # checked when the net is initialised (fit)
             setattr(self, key, value)
-            if self.initialized_:
-                self._initialize_callbacks()
+            if self.initialized_ and value == "disable":
+                self.callbacks_ = []
+            elif self.initialized_:
+                self.initialize_callbacks()
         for key, value in explainer_params.items():
             setattr(self, key, value)
-            self._params_to_validate.add(key)
         if explainer_params and self.initialized_:
             self.explainer_ = self._build_explainer(self.explainer, self.get_params_for("explainer"))
         return self

@@ -20,7 +20,9 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
     Everything is as in :class:`~xsup.ExplanationSupervisedClassifier` except
     the head (one output per target), the prediction loss (mean squared
     error) and the explained output: ``target`` selects an output column, 0
-    by default. There is no ``predict_proba``.
+    by default. There is no ``predict_proba``; ``predict_nonlinearity`` (None
+    or ``"auto"``: the raw outputs; a callable: applied to the output tensor)
+    shapes what ``predict`` returns.
 
     Examples
     --------
@@ -47,6 +49,7 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
         alpha: float = 0.0,
         k: float = 0.5,
         *,
+        explanation_scale: str = "none",
         criterion: Any = torch.nn.MSELoss,
         optimizer: Any = torch.optim.Adam,
         lr: float = 1e-3,
@@ -57,14 +60,16 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
         device: Any = "auto",
         random_state: Any = None,
         verbose: int = 1,
+        predict_nonlinearity: Any = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(
             module, criterion, loss=loss, explainer=explainer, interpolator=interpolator,
-            sigma1=sigma1, sigma2=sigma2, alpha=alpha, k=k, random_state=random_state,
+            sigma1=sigma1, sigma2=sigma2, alpha=alpha, k=k, explanation_scale=explanation_scale,
+            random_state=random_state,
             optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             train_split=train_split, callbacks=callbacks, device=device, verbose=verbose,
-            **kwargs,
+            predict_nonlinearity=predict_nonlinearity, **kwargs,
         )
 
     @property
@@ -120,7 +125,10 @@ class ExplanationSupervisedRegressor(RegressorMixin, ExplanationSupervisedNet):
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted targets: ``(N,)`` when fitted on a 1-D y, else ``(N, n_targets)``."""
+        """Predicted targets: ``(N,)`` when fitted on a 1-D y, else ``(N, n_targets)``.
+
+        The outputs, after ``predict_nonlinearity`` when it is None or a callable.
+        """
         X = self._check_predict_input(X)
-        outputs = self.forward_outputs(X).astype(np.float64)
+        outputs = self.predicted_outputs(X).astype(np.float64)
         return outputs[:, 0] if self.single_target_ else outputs

@@ -11,9 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from xsup.constraints import Interval, SequenceOf
 from xsup.explainers._posthoc import (
+    BASELINE,
+    FEATURE_MASK,
+    POSITIVE_INT,
+    RANDOM_STATE,
     PosthocExplainer,
-    check_positive_int,
     import_captum,
     make_baseline,
 )
@@ -102,6 +106,12 @@ class Occlusion(PosthocExplainer):
         Seeds the uniform baseline.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [None, SequenceOf(Interval("int", 1, None))],
+        "stride": [None, Interval("int", 1, None), SequenceOf(Interval("int", 1, None))],
+        "baseline": BASELINE, "perturbations_per_eval": POSITIVE_INT, "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, window: tuple[int, ...] | None = None, stride: Any = None,
                  baseline: Any = "uniform", perturbations_per_eval: int = 1,
                  random_state: Any = None) -> None:
@@ -146,11 +156,10 @@ class Occlusion(PosthocExplainer):
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's Occlusion of ``target`` with the window and stride of :meth:`shapes`."""
         window, stride = self.shapes(spec)
-        per_eval = check_positive_int("perturbations_per_eval", self.perturbations_per_eval)
         baselines = make_baseline(self.baseline, X, generator)
         return import_captum().Occlusion(model).attribute(
             X, sliding_window_shapes=window, strides=stride, baselines=baselines, target=target,
-            perturbations_per_eval=per_eval)
+            perturbations_per_eval=self.perturbations_per_eval)
 
 
 class FeatureAblation(PosthocExplainer):
@@ -172,6 +181,11 @@ class FeatureAblation(PosthocExplainer):
         Seeds the uniform baseline.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": BASELINE, "feature_mask": FEATURE_MASK, "perturbations_per_eval": POSITIVE_INT,
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, baseline: Any = "zeros", feature_mask: Any = None,
                  perturbations_per_eval: int = 1, random_state: Any = None) -> None:
         self.baseline = baseline
@@ -182,11 +196,10 @@ class FeatureAblation(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's FeatureAblation of ``target``."""
-        per_eval = check_positive_int("perturbations_per_eval", self.perturbations_per_eval)
         return import_captum().FeatureAblation(model).attribute(
             X, baselines=make_baseline(self.baseline, X, generator), target=target,
             feature_mask=_feature_mask(self.feature_mask, spec, X.device),
-            perturbations_per_eval=per_eval)
+            perturbations_per_eval=self.perturbations_per_eval)
 
 
 class FeaturePermutation(PosthocExplainer):
@@ -212,6 +225,11 @@ class FeaturePermutation(PosthocExplainer):
 
     min_batch_size: ClassVar[int] = 2
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "feature_mask": FEATURE_MASK, "perturbations_per_eval": POSITIVE_INT,
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, feature_mask: Any = "auto", perturbations_per_eval: int = 1,
                  random_state: Any = None) -> None:
         self.feature_mask = feature_mask
@@ -221,7 +239,6 @@ class FeaturePermutation(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's FeaturePermutation of ``target`` within the batch."""
-        per_eval = check_positive_int("perturbations_per_eval", self.perturbations_per_eval)
         if len(X) < self.min_batch_size:
             raise ValueError(
                 f"feature_permutation shuffles values across the samples of a batch, so X must "
@@ -229,7 +246,7 @@ class FeaturePermutation(PosthocExplainer):
             )
         return import_captum().FeaturePermutation(model).attribute(
             X, target=target, feature_mask=_feature_mask(self.feature_mask, spec, X.device),
-            perturbations_per_eval=per_eval)
+            perturbations_per_eval=self.perturbations_per_eval)
 
 
 class ShapleySampling(PosthocExplainer):
@@ -255,6 +272,11 @@ class ShapleySampling(PosthocExplainer):
         Seeds the orders and the uniform baseline.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": BASELINE, "feature_mask": FEATURE_MASK, "n_samples": POSITIVE_INT,
+        "perturbations_per_eval": POSITIVE_INT, "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, baseline: Any = "zeros", feature_mask: Any = "auto", n_samples: int = 25,
                  perturbations_per_eval: int = 1, random_state: Any = None) -> None:
         self.baseline = baseline
@@ -266,9 +288,7 @@ class ShapleySampling(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's ShapleyValueSampling of ``target``."""
-        n_samples = check_positive_int("n_samples", self.n_samples)
-        per_eval = check_positive_int("perturbations_per_eval", self.perturbations_per_eval)
         return import_captum().ShapleyValueSampling(model).attribute(
             X, baselines=make_baseline(self.baseline, X, generator), target=target,
-            feature_mask=_feature_mask(self.feature_mask, spec, X.device), n_samples=n_samples,
-            perturbations_per_eval=per_eval)
+            feature_mask=_feature_mask(self.feature_mask, spec, X.device), n_samples=self.n_samples,
+            perturbations_per_eval=self.perturbations_per_eval)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from abc import abstractmethod
 import warnings
+from abc import abstractmethod
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, ClassVar
@@ -23,12 +23,23 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from xsup.base import Explainer
+from xsup.constraints import InstanceOf, Interval, Options, RandomStateLike
 from xsup.explainers.gradient import CHANNEL_AXIS
 from xsup.spec import InputSpec
 
 #: Named baselines every explainer with a ``baseline`` option accepts.
 BASELINE_NAMES = ("zeros", "uniform")
 INSTALL_HINT = 'pip install "xsup[explain]"'
+
+#: Declarations shared by the post-hoc explainers' ``parameter_constraints``.
+BASELINE = [Options(*BASELINE_NAMES), Interval("real", None, None),
+            InstanceOf(np.ndarray, torch.Tensor, list, tuple, description="an array-like")]
+POSITIVE_INT = [Interval("int", 1, None)]
+BATCH_SIZE = [None, Interval("int", 1, None)]
+NON_NEGATIVE = [Interval("real", 0, None)]
+FEATURE_MASK = [Options("auto"), None, InstanceOf(np.ndarray, torch.Tensor, list, tuple,
+                                                 description="integer labels shaped like a sample")]
+RANDOM_STATE = [RandomStateLike()]
 
 
 def import_captum() -> ModuleType:
@@ -40,25 +51,6 @@ def import_captum() -> ModuleType:
             f"The post-hoc explainers need Captum, which is not installed: {INSTALL_HINT}"
         ) from exc
     return captum.attr
-
-
-def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int no smaller than ``minimum``; the error names ``explainer__{name}``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"explainer__{name} must be an int >= {minimum}; got {value!r}.")
-    return int(value)
-
-
-def check_optional_int(name: str, value: Any) -> int | None:
-    """None, or a positive int (a batch-size knob)."""
-    return None if value is None else check_positive_int(name, value)
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"explainer__{name} must be one of {choices}; got {value!r}.")
-    return value
 
 
 def check_target(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
@@ -99,13 +91,7 @@ def seeded(random_state: Any, device: torch.device) -> Iterator[torch.Generator]
     a ``numpy.random.RandomState`` (advanced by each call) or None (NumPy's
     global generator picks the seed).
     """
-    try:
-        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    except ValueError as exc:
-        raise ValueError(
-            f"explainer__random_state must be None, an int or a numpy RandomState; "
-            f"got {random_state!r}."
-        ) from exc
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     devices = [device] if device.type == "cuda" else []
     numpy_state = np.random.get_state()
     try:
@@ -124,8 +110,7 @@ def _constant_or_array(baseline: Any, sample_shape: tuple[int, ...], X: torch.Te
                        generator: torch.Generator, count: int) -> torch.Tensor:
     """``count`` baselines ``(count, *sample_shape)``, or those of an array given as ``(k, *sample)``."""
     if isinstance(baseline, str):
-        name = check_choice("baseline", baseline, BASELINE_NAMES)
-        if name == "zeros":
+        if baseline == "zeros":
             return X.new_zeros((count, *sample_shape))
         return torch.rand((count, *sample_shape), generator=generator).to(X)
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
@@ -186,10 +171,11 @@ class PosthocExplainer(Explainer):
     and reduces the attribution that :meth:`attribute` returns to E's shape.
 
     Subclasses implement :meth:`attribute`; every random draw inside it is seeded
-    from the ``random_state`` parameter.
+    from the ``random_state`` parameter. They run Captum, an optional dependency.
     """
 
     differentiable: ClassVar[bool] = False
+    requires: ClassVar[dict[str, str]] = {"captum": "xsup[explain]"}
 
     def explain(
         self,

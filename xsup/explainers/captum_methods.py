@@ -17,7 +17,7 @@ The gradient-based methods live here, the perturbation-based ones in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -29,11 +29,14 @@ from xsup.explainers._perturbation import (
     ShapleySampling,
     grouped_feature_mask,
 )
+from xsup.constraints import Interval, Options
 from xsup.explainers._posthoc import (
+    BASELINE,
+    BATCH_SIZE,
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
     PosthocExplainer,
-    check_choice,
-    check_optional_int,
-    check_positive_int,
     import_captum,
     make_baseline,
     make_baseline_distribution,
@@ -43,10 +46,10 @@ from xsup.spec import InputSpec
 __all__ = ["DeepLift", "DeepShap", "FeatureAblation", "FeaturePermutation", "GradientShap",
            "IntegratedGradients", "Occlusion", "ShapleySampling", "SmoothGrad", "grouped_feature_mask"]
 
-def _check_stdevs(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"explainer__stdevs must be a number >= 0; got {value!r}.")
-    return float(value)
+#: Captum's quadratures for Integrated Gradients.
+INTEGRATION_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right",
+                       "riemann_middle")
+NOISE_TUNNEL_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
 class IntegratedGradients(PosthocExplainer):
@@ -86,6 +89,12 @@ class IntegratedGradients(PosthocExplainer):
     tensor([[2., 2., 2.]])
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": BASELINE, "n_steps": POSITIVE_INT,
+        "integration_method": [Options(*INTEGRATION_METHODS)],
+        "internal_batch_size": BATCH_SIZE, "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, baseline: Any = "uniform", n_steps: int = 50,
                  integration_method: str = "gausslegendre", internal_batch_size: int | None = None,
                  random_state: Any = None) -> None:
@@ -98,14 +107,10 @@ class IntegratedGradients(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's IG of ``target`` from the baseline to ``X``."""
-        method = check_choice("integration_method", self.integration_method, (
-            "gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"))
-        n_steps = check_positive_int("n_steps", self.n_steps)
-        batch_size = check_optional_int("internal_batch_size", self.internal_batch_size)
         baselines = make_baseline(self.baseline, X, generator)
         return import_captum().IntegratedGradients(model).attribute(
-            X, baselines=baselines, target=target, n_steps=n_steps, method=method,
-            internal_batch_size=batch_size)
+            X, baselines=baselines, target=target, n_steps=self.n_steps,
+            method=self.integration_method, internal_batch_size=self.internal_batch_size)
 
 
 class SmoothGrad(PosthocExplainer):
@@ -129,6 +134,12 @@ class SmoothGrad(PosthocExplainer):
         Seeds the noise.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "nt_samples": POSITIVE_INT, "stdevs": NON_NEGATIVE,
+        "nt_type": [Options(*NOISE_TUNNEL_TYPES)], "nt_samples_batch_size": BATCH_SIZE,
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, nt_samples: int = 5, stdevs: float = 1.0, nt_type: str = "smoothgrad",
                  nt_samples_batch_size: int | None = None, random_state: Any = None) -> None:
         self.nt_samples = nt_samples
@@ -140,13 +151,11 @@ class SmoothGrad(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's NoiseTunnel over ``Saliency`` (absolute gradients)."""
-        nt_type = check_choice("nt_type", self.nt_type, ("smoothgrad", "smoothgrad_sq", "vargrad"))
-        nt_samples = check_positive_int("nt_samples", self.nt_samples)
-        batch_size = check_optional_int("nt_samples_batch_size", self.nt_samples_batch_size)
         captum = import_captum()
         return captum.NoiseTunnel(captum.Saliency(model)).attribute(
-            X, nt_type=nt_type, nt_samples=nt_samples, nt_samples_batch_size=batch_size,
-            stdevs=_check_stdevs(self.stdevs), target=target, abs=True)
+            X, nt_type=self.nt_type, nt_samples=self.nt_samples,
+            nt_samples_batch_size=self.nt_samples_batch_size, stdevs=float(self.stdevs),
+            target=target, abs=True)
 
 
 class DeepLift(PosthocExplainer):
@@ -163,6 +172,10 @@ class DeepLift(PosthocExplainer):
     random_state : int, RandomState or None, default=None
         Seeds the uniform baseline.
     """
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": BASELINE, "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, baseline: Any = "uniform", random_state: Any = None) -> None:
         self.baseline = baseline
@@ -198,6 +211,11 @@ class GradientShap(PosthocExplainer):
         Seeds baselines, their choice, the noise and the path points.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": BASELINE, "n_baselines": POSITIVE_INT, "n_samples": POSITIVE_INT,
+        "stdevs": NON_NEGATIVE, "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, baseline: Any = "uniform", n_baselines: int = 5, n_samples: int = 5,
                  stdevs: float = 0.09, random_state: Any = None) -> None:
         self.baseline = baseline
@@ -209,11 +227,9 @@ class GradientShap(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's GradientShap of ``target`` over the baseline distribution."""
-        n_samples = check_positive_int("n_samples", self.n_samples)
-        baselines = make_baseline_distribution(
-            self.baseline, check_positive_int("n_baselines", self.n_baselines), X, generator)
+        baselines = make_baseline_distribution(self.baseline, self.n_baselines, X, generator)
         return import_captum().GradientShap(model).attribute(
-            X, baselines=baselines, n_samples=n_samples, stdevs=_check_stdevs(self.stdevs),
+            X, baselines=baselines, n_samples=self.n_samples, stdevs=float(self.stdevs),
             target=target)
 
 
@@ -234,6 +250,11 @@ class DeepShap(PosthocExplainer):
         Seeds the uniform baselines.
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "baseline": BASELINE, "n_baselines": [Interval("int", 2, None)],
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, baseline: Any = "uniform", n_baselines: int = 5,
                  random_state: Any = None) -> None:
         self.baseline = baseline
@@ -243,9 +264,7 @@ class DeepShap(PosthocExplainer):
     def attribute(self, model: nn.Module, X: torch.Tensor, target: torch.Tensor | None,
                   spec: InputSpec, generator: torch.Generator) -> torch.Tensor:
         """Captum's DeepLiftShap of ``target`` over the baseline distribution."""
-        baselines = make_baseline_distribution(
-            self.baseline, check_positive_int("n_baselines", self.n_baselines, minimum=2), X,
-            generator)
+        baselines = make_baseline_distribution(self.baseline, self.n_baselines, X, generator)
         if len(baselines) < 2:
             raise ValueError("explainer__baseline must hold at least 2 baselines for deep_shap; got 1.")
         return import_captum().DeepLiftShap(model).attribute(X, baselines=baselines, target=target)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from xsup.base import Explainer
+from xsup.constraints import InstanceOf
 from xsup.saliency import resize_maps, target_score
 from xsup.spec import InputSpec
 
@@ -61,6 +62,11 @@ class GradCAM(Explainer):
     """
 
     differentiable: ClassVar[bool] = True
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "layer": [None, InstanceOf(str, description="a dotted submodule name")],
+        "create_graph": [InstanceOf(bool)],
+    }
 
     def __init__(self, layer: str | None = None, create_graph: bool = True) -> None:
         self.layer = layer

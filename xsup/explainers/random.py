@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from xsup import plugins
 from xsup.base import Explainer
-from xsup.explainers._posthoc import check_target, seeded
+from xsup.constraints import InstanceOf, SubclassOf
+from xsup.explainers._posthoc import RANDOM_STATE, check_target, seeded
 from xsup.spec import InputSpec
 
 
@@ -48,22 +50,15 @@ class RandomSaliency(Explainer):
     """
 
     differentiable: ClassVar[bool] = False
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "base": [None, InstanceOf(str, description="a registered explainer name"),
+                 SubclassOf(Explainer, instances=True)],
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, base: Any = "gradient", random_state: Any = None) -> None:
         self.base = base
         self.random_state = random_state
-
-    def _base_explainer(self) -> Explainer | None:
-        if self.base is None or isinstance(self.base, Explainer):
-            return self.base
-        if isinstance(self.base, str):
-            from xsup import plugins
-
-            return plugins.get("explainers", self.base)()
-        raise TypeError(
-            f"explainer__base must be an explainer name, an Explainer instance or None; "
-            f"got {type(self.base).__name__}."
-        )
 
     def explain(
         self,
@@ -75,7 +70,7 @@ class RandomSaliency(Explainer):
         create_graph: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the model output and random maps shaped like E (``create_graph`` is ignored)."""
-        base = self._base_explainer()
+        base = None if self.base is None else plugins.resolve("explainers", self.base, spec=spec)
         if base is None:
             with torch.no_grad():
                 output = model(X.detach())

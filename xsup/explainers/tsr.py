@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import torch
@@ -11,6 +9,7 @@ from torch import nn
 
 from xsup import plugins
 from xsup.base import Explainer
+from xsup.constraints import InstanceOf, Interval, Options, SubclassOf
 from xsup.spec import InputSpec
 
 __all__ = ["TemporalSaliencyRescaling", "minmax_rescale"]
@@ -121,6 +120,16 @@ class TemporalSaliencyRescaling(Explainer):
     """
 
     differentiable: ClassVar[bool] = False
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "base": [InstanceOf(str, description="a registered explainer name"),
+                 SubclassOf(Explainer, instances=True)],
+        "threshold": [Interval("real", 0, 1)],
+        "threshold_mode": [Options(*THRESHOLD_MODES)],
+        "mask_value": [Interval("real", None, None), Options("first")],
+        "below_threshold_score": [Interval("real", 0, None)],
+        "normalize_features": [InstanceOf(bool)],
+        "chunk_size": [Interval("int", 1, None)],
+    }
 
     def __init__(
         self,
@@ -145,14 +154,12 @@ class TemporalSaliencyRescaling(Explainer):
         self.base_explainer(spec)
 
     def base_explainer(self, spec: InputSpec) -> Explainer:
-        """Check the options and ``spec``, and return the base explainer, set up for ``spec``.
+        """The base explainer, set up for ``spec``.
 
         Raises
         ------
         ValueError
-            For inputs without a time axis or an option out of range.
-        TypeError
-            When ``base`` is not an explainer name, class or instance.
+            For inputs without a time axis.
         """
         if spec.kind not in SEQUENCE_KINDS:
             raise ValueError(
@@ -160,46 +167,7 @@ class TemporalSaliencyRescaling(Explainer):
                 f"raster sequences (N, T, C, H, W); got {spec.kind.replace('_', ' ')} input "
                 f"with samples of shape {spec.sample_shape}."
             )
-        self._check_options()
-        base = self.base
-        if isinstance(base, str):
-            base = plugins.get("explainers", base)()
-        elif isinstance(base, type) and issubclass(base, Explainer):
-            base = base()
-        elif not isinstance(base, Explainer):
-            raise TypeError(
-                "base must be a registered explainer name, an xsup.base.Explainer subclass or "
-                f"instance; got {base!r}."
-            )
-        base.setup(spec)
-        return base
-
-    def _check_options(self) -> None:
-        if self.threshold_mode not in THRESHOLD_MODES:
-            raise ValueError(
-                f"threshold_mode must be one of {THRESHOLD_MODES}; got {self.threshold_mode!r}."
-            )
-        if not _is_number(self.threshold) or not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(
-                "threshold must be a number in [0, 1] (a quantile, or a level of the time "
-                f"relevance rescaled to [0, 1]); got {self.threshold!r}."
-            )
-        if isinstance(self.mask_value, str):
-            if self.mask_value != "first":
-                raise ValueError(f"mask_value must be a number or 'first'; got {self.mask_value!r}.")
-        elif not _is_number(self.mask_value) or not math.isfinite(self.mask_value):
-            raise TypeError(f"mask_value must be a finite number or 'first'; got {self.mask_value!r}.")
-        if (not _is_number(self.below_threshold_score)
-                or not 0.0 <= self.below_threshold_score < math.inf):
-            raise ValueError(
-                "below_threshold_score must be a finite number >= 0 (maps are non-negative); "
-                f"got {self.below_threshold_score!r}."
-            )
-        if not isinstance(self.normalize_features, bool):
-            raise TypeError(f"normalize_features must be a bool; got {self.normalize_features!r}.")
-        if (isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, Integral)
-                or self.chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int; got {self.chunk_size!r}.")
+        return plugins.resolve("explainers", self.base, spec=spec)
 
     def explain(
         self,
@@ -299,7 +267,3 @@ class _JobRunner:
             masked = ~original
             changes.append((maps[masked] - self.reference[s[masked]]).abs().sum(dim=1))
         return torch.cat(changes)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)

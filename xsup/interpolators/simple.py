@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Any, ClassVar
 
 import torch
 
 from xsup.base import Interpolator
+from xsup.constraints import InstanceOf
 from xsup.spec import InputSpec
 
 __all__ = [
     "LinearInterpolation",
     "NearestInterpolation",
     "NoInterpolation",
-    "check_flag",
     "check_sequence_spec",
     "frames_to_fill",
     "source_frames",
@@ -28,12 +29,6 @@ def check_sequence_spec(spec: InputSpec, name: str) -> None:
             f"series (N, T, F) or raster sequences (N, T, C, H, W); X is "
             f"{spec.kind.replace('_', ' ')} with samples of shape {spec.sample_shape}."
         )
-
-
-def check_flag(name: str, value: object) -> None:
-    """Raise ``ValueError`` unless ``value`` is a bool."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False; got {value!r}.")
 
 
 def _all_nan_frames(annotation: torch.Tensor) -> torch.Tensor:
@@ -96,13 +91,16 @@ class _TemporalInterpolation(Interpolator):
 
     _name = ""
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "zero_is_missing": [InstanceOf(bool)],
+    }
+
     def __init__(self, zero_is_missing: bool = True) -> None:
         super().__init__()
         self.zero_is_missing = zero_is_missing
 
     def setup(self, spec: InputSpec) -> None:
         """Check the option and that the data are sequences."""
-        check_flag("zero_is_missing", self.zero_is_missing)
         check_sequence_spec(spec, self._name)
 
     @abstractmethod

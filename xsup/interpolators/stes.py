@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from xsup.base import Interpolator
+from xsup.constraints import InstanceOf, Interval
 from xsup.interpolators.simple import (
-    check_flag,
     check_sequence_spec,
     frames_to_fill,
     source_frames,
@@ -151,6 +150,13 @@ class STESInterpolator(Interpolator):
     (True, 0)
     """
 
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden": [Interval("int", 1, None)],
+        "zero_is_missing": [InstanceOf(bool)],
+        "frame_dropout": [Interval("real", 0, 1, closed="left")],
+        "detach": [InstanceOf(bool)],
+    }
+
     def __init__(
         self,
         hidden: int = 32,
@@ -177,15 +183,7 @@ class STESInterpolator(Interpolator):
     def setup(self, spec: InputSpec) -> None:
         """Build g_CNN, g_RNN and g_Dec for the frame shape of ``spec``."""
         check_sequence_spec(spec, "stes")
-        hidden = self.hidden
-        if isinstance(hidden, bool) or not isinstance(hidden, Integral) or hidden < 1:
-            raise ValueError(f"hidden must be an int >= 1; got {hidden!r}.")
-        check_flag("zero_is_missing", self.zero_is_missing)
-        check_flag("detach", self.detach)
-        rate = self.frame_dropout
-        if isinstance(rate, bool) or not isinstance(rate, Real) or not 0 <= rate < 1:
-            raise ValueError(f"frame_dropout must be a real number in [0, 1); got {rate!r}.")
-        hidden = int(hidden)
+        hidden = int(self.hidden)
         frame_shape = spec.annotation_shape[1:]
         if spec.kind == "raster_sequences":
             sizes = _halvings(*frame_shape)

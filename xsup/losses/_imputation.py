@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -98,16 +96,11 @@ class AnnotationImputation(nn.Module):
         return f"kernel_size={size}, {kind}"
 
 
-def check_kernel(kernel_size: object, sigma: object) -> float:
-    """Validate the imputation kernel options; returns the Gaussian width to use."""
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or (
-        kernel_size % 2 == 0
-    ):
+def check_kernel(kernel_size: int, sigma: float | None) -> float:
+    """Check that the kernel is centred (odd size); returns the Gaussian width to use.
+
+    The types and ranges are checked from ``RESLoss.parameter_constraints``.
+    """
+    if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be an odd positive integer; got {kernel_size!r}.")
-    if sigma is None:
-        return default_kernel_sigma(kernel_size)
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (
-        math.isfinite(sigma) and sigma > 0
-    ):
-        raise ValueError(f"kernel_sigma must be a positive number or None; got {sigma!r}.")
-    return float(sigma)
+    return default_kernel_sigma(kernel_size) if sigma is None else float(sigma)

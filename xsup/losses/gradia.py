@@ -28,7 +28,7 @@ class GradiaLoss(ExplanationLoss):
     ...     model=None, X=None, y=None, output=None, target=None,
     ...     spec=InputSpec("tabular", (4,), 2),
     ...     annotation=torch.tensor([[1.0, 0.0, -1.0, float("nan")]]),
-    ...     _saliency=torch.tensor([[0.5, 0.5, 1.0, 1.0]]))
+    ...     saliency=torch.tensor([[0.5, 0.5, 1.0, 1.0]]))
     >>> GradiaLoss()(batch)  # (0.5 + 0.5 + 1.0) / 3 known cells
     tensor(0.6667)
     """
@@ -42,12 +42,7 @@ class GradiaLoss(ExplanationLoss):
 
     def forward(self, batch: ExplanationBatch) -> torch.Tensor:
         """Return the GRADIA term of one batch."""
-        saliency = batch.target_step(batch.saliency).flatten(start_dim=1)
-        annotation = batch.target_step(batch.annotation).flatten(start_dim=1)
-        known = torch.isfinite(annotation)
-        annotated = (known & (annotation != 0)).any(dim=1)
-        if not bool(annotated.any()):
-            return saliency.sum() * 0.0
-        wanted = torch.where(known, annotation.clamp(min=0.0), torch.zeros_like(annotation))
-        error = ((saliency - wanted).abs() * known).sum(dim=1) / known.sum(dim=1).clamp(min=1)
-        return error[annotated].mean()
+        cells = batch.cells()
+        wanted = cells.codes.clamp(min=0.0)
+        error = ((cells.saliency - wanted).abs() * cells.known).sum(dim=1)
+        return batch.reduce(error / cells.known.sum(dim=1).clamp(min=1), cells.annotated)

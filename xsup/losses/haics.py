@@ -42,7 +42,7 @@ class HaicsLoss(ExplanationLoss):
     ...     model=None, X=None, y=None, output=None, target=None,
     ...     spec=InputSpec("tabular", (4,), 2),
     ...     annotation=torch.tensor([[1.0, -1.0, 0.0, float("nan")]]),
-    ...     _saliency=torch.tensor([[0.5, 0.5, 0.9, 0.9]]))
+    ...     saliency=torch.tensor([[0.5, 0.5, 0.9, 0.9]]))
     >>> HaicsLoss()(batch)  # log 2 on each of the two annotated cells
     tensor(0.6931)
     """
@@ -56,19 +56,10 @@ class HaicsLoss(ExplanationLoss):
 
     def forward(self, batch: ExplanationBatch) -> torch.Tensor:
         """Return the HAICS term of one batch."""
-        if batch.annotation is None:
-            raise ValueError("loss='haics' needs annotations E, but fit() got E=None.")
-        saliency = batch.target_step(batch.saliency).flatten(start_dim=1)
-        codes = torch.nan_to_num(batch.target_step(batch.annotation), nan=0.0)
-        codes = codes.flatten(start_dim=1).to(saliency.dtype)
-        weight = codes.abs()
+        cells = batch.cells()
+        weight = cells.codes.abs()
         total = weight.sum(dim=1)
-        annotated = total > 0
-        if not bool(annotated.any()):
-            return saliency.sum() * 0.0
-        clipped = saliency.clamp(EPSILON, 1.0 - EPSILON)
-        cross_entropy = -torch.where(codes > 0, torch.log(clipped), torch.log1p(-clipped))
-        per_sample = (weight * cross_entropy).sum(dim=1) / torch.where(
-            annotated, total, torch.ones_like(total)
-        )
-        return per_sample[annotated].mean()
+        clipped = cells.saliency.clamp(EPSILON, 1.0 - EPSILON)
+        cross_entropy = -torch.where(cells.codes > 0, torch.log(clipped), torch.log1p(-clipped))
+        per_sample = (weight * cross_entropy).sum(dim=1) / torch.where(total > 0, total, 1.0)
+        return batch.reduce(per_sample, cells.annotated)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from xsup.base import ExplanationLoss
 from xsup.batch import ExplanationBatch
+from xsup.constraints import Interval, Options
 from xsup.losses._imputation import AnnotationImputation, check_kernel
 from xsup.losses._threshold import adaptive_threshold
 from xsup.spec import InputSpec
@@ -18,23 +18,6 @@ __all__ = ["RESLoss"]
 IMPUTATIONS = ("gaussian", "learnable", "none")
 THRESHOLD_SCOPES = ("sample", "batch")
 IMPUTATION_SCOPES = ("annotated", "all")
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if not (isinstance(value, str) and value in choices):
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
-
-
-def _check_number(name: str, value: object, *, positive: bool) -> None:
-    valid = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value > 0 if positive else value >= 0)
-    )
-    if not valid:
-        kind = "a positive" if positive else "a non-negative"
-        raise ValueError(f"{name} must be {kind} number; got {value!r}.")
 
 
 class RESLoss(ExplanationLoss):
@@ -88,10 +71,20 @@ class RESLoss(ExplanationLoss):
     >>> batch = ExplanationBatch(
     ...     model=None, X=None, y=None, output=None, target=None, spec=spec,
     ...     annotation=torch.tensor([[1.0, 1.0, -1.0, 0.0]]),
-    ...     _saliency=torch.tensor([[0.9, 0.8, 0.1, 0.5]]))
+    ...     saliency=torch.tensor([[0.9, 0.8, 0.1, 0.5]]))
     >>> loss(batch)  # a = 0.1: errors 1 - tanh(4), 1 - tanh(3.5), 1 over 3 cells
     tensor(0.3342)
     """
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "gamma": [Interval("real", 0, None, closed="neither")],
+        "alpha": [Interval("real", 0, None)],
+        "imputation": [Options(*IMPUTATIONS)],
+        "kernel_size": [Interval("int", 1, None)],
+        "kernel_sigma": [None, Interval("real", 0, None, closed="neither")],
+        "threshold_scope": [Options(*THRESHOLD_SCOPES)],
+        "imputation_scope": [Options(*IMPUTATION_SCOPES)],
+    }
 
     def __init__(
         self,
@@ -124,12 +117,7 @@ class RESLoss(ExplanationLoss):
         }
 
     def setup(self, spec: InputSpec) -> None:
-        """Check the options and build the imputation convolution for 2-D maps."""
-        _check_number("gamma", self.gamma, positive=True)
-        _check_number("alpha", self.alpha, positive=False)
-        _check_choice("imputation", self.imputation, IMPUTATIONS)
-        _check_choice("threshold_scope", self.threshold_scope, THRESHOLD_SCOPES)
-        _check_choice("imputation_scope", self.imputation_scope, IMPUTATION_SCOPES)
+        """Check that the kernel fits the data, and build the imputation convolution for 2-D maps."""
         sigma = check_kernel(self.kernel_size, self.kernel_sigma)
         self.imputer_ = None
         if self.imputation == "none":
@@ -149,16 +137,10 @@ class RESLoss(ExplanationLoss):
         """Return the RES term of one batch."""
         if not hasattr(self, "imputer_"):
             raise RuntimeError("RESLoss is not set up: call setup(spec) before using it.")
-        if batch.annotation is None:
-            raise ValueError("loss='res' needs annotations E, but fit() got E=None.")
-        frame = batch.target_step(batch.annotation)
-        saliency = batch.target_step(batch.saliency).flatten(start_dim=1)
-        codes = torch.nan_to_num(frame, nan=0.0).flatten(start_dim=1).to(saliency.dtype)
+        cells = batch.cells()
+        saliency, codes = cells.saliency, cells.codes
         positive, negative = codes > 0, codes < 0
         weight = codes.abs()
-        annotated = (positive | negative).any(dim=1)
-        if not bool(annotated.any()):
-            return saliency.sum() * 0.0
         if self.threshold_scope == "batch":
             pooled = adaptive_threshold(
                 saliency.reshape(1, -1), positive.reshape(1, -1), negative.reshape(1, -1)
@@ -170,11 +152,12 @@ class RESLoss(ExplanationLoss):
         robust = _weighted_mean((surrogate - torch.sign(codes)).abs(), weight)
         per_sample = torch.relu(robust - self.alpha)
         if self.imputer_ is not None:
+            frame = batch.target_step(batch.annotation)
             target = self.imputer_(frame).flatten(start_dim=1).to(saliency.dtype)
             if self.imputation_scope == "all":
-                weight = torch.isfinite(frame).flatten(start_dim=1).to(saliency.dtype)
+                weight = cells.known.to(saliency.dtype)
             per_sample = per_sample + _weighted_mean((saliency - target).abs(), weight)
-        return per_sample[annotated].mean()
+        return batch.reduce(per_sample, cells.annotated)
 
 
 def _weighted_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

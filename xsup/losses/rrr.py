@@ -8,8 +8,8 @@ import torch
 
 from xsup.base import ExplanationLoss
 from xsup.batch import ExplanationBatch
+from xsup.constraints import Options
 from xsup.explainers.gradient import CHANNEL_AXIS
-from xsup.spec import InputSpec
 
 __all__ = ["RRRLoss", "irrelevance_mask"]
 
@@ -95,6 +95,7 @@ class RRRLoss(ExplanationLoss):
     requires_annotation: ClassVar[bool] = True
     requires_saliency: ClassVar[bool] = False
     requires_input_gradient: ClassVar[bool] = True
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {"reduction": [Options(*REDUCTIONS)]}
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
@@ -107,20 +108,12 @@ class RRRLoss(ExplanationLoss):
 
         return {"sigma1": FloatDistribution(1e-2, 1e4, log=True)}
 
-    def setup(self, spec: InputSpec) -> None:
-        """Check the options (every input kind is accepted)."""
-        if not (isinstance(self.reduction, str) and self.reduction in REDUCTIONS):
-            choices = ", ".join(map(repr, REDUCTIONS))
-            raise ValueError(f"reduction must be one of {choices}; got {self.reduction!r}.")
-
     def forward(self, batch: ExplanationBatch) -> torch.Tensor:
         """Return the RRR term of one batch."""
-        if batch.annotation is None:
-            raise ValueError("loss='rrr' needs annotations E, but fit() got E=None.")
-        weight = irrelevance_mask(batch.annotation).to(batch.output.dtype)
+        weight = irrelevance_mask(batch.require_annotation()).to(batch.output.dtype)
         penalised = weight.flatten(start_dim=1).sum(dim=1) > 0
-        if not bool(penalised.any()):
-            return batch.output.sum() * 0.0
+        if not bool(penalised.any()):  # no input gradient needed
+            return batch.reduce(batch.output.sum(dim=1) * 0.0, penalised)
         if batch.spec.task == "classification":
             score = torch.log_softmax(batch.output, dim=1).sum()
         else:
@@ -131,4 +124,4 @@ class RRRLoss(ExplanationLoss):
         per_sample = (weight * gradient**2).flatten(start_dim=1).sum(dim=1)
         if self.reduction == "mean":
             per_sample = per_sample / weight.flatten(start_dim=1).sum(dim=1).clamp(min=1e-12)
-        return per_sample[penalised].mean()
+        return batch.reduce(per_sample, penalised)

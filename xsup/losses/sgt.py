@@ -8,6 +8,7 @@ import torch
 
 from xsup.base import ExplanationLoss
 from xsup.batch import ExplanationBatch
+from xsup.constraints import InstanceOf, Interval
 from xsup.spec import InputKind, InputSpec
 
 __all__ = ["SaliencyGuidedLoss", "mask_low_saliency"]
@@ -186,6 +187,12 @@ class SaliencyGuidedLoss(ExplanationLoss):
     requires_annotation: ClassVar[bool] = False
     requires_saliency: ClassVar[bool] = False
     requires_input_gradient: ClassVar[bool] = True
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval("real", 0, 1, description="a fraction in [0, 1]")],
+        "signed": [InstanceOf(bool)],
+        "joint_channels": [InstanceOf(bool)],
+        "detach_target": [InstanceOf(bool)],
+    }
 
     def __init__(
         self,
@@ -211,8 +218,7 @@ class SaliencyGuidedLoss(ExplanationLoss):
         }
 
     def setup(self, spec: InputSpec) -> None:
-        """Check ``k``, and that the model is a classifier: the term compares class distributions."""
-        _check_fraction(self.k)
+        """Check that the model is a classifier: the term compares class distributions."""
         if spec.task != "classification":
             raise ValueError(
                 "loss='sgt' compares the predicted class distributions of the original and "
@@ -221,7 +227,6 @@ class SaliencyGuidedLoss(ExplanationLoss):
 
     def forward(self, batch: ExplanationBatch) -> torch.Tensor:
         """Return ``mean_n KL(p(X_n) || p(X~_n))`` for one batch."""
-        _check_fraction(self.k)
         if not batch.X.requires_grad:
             raise RuntimeError(
                 "The input does not require grad: SaliencyGuidedLoss needs input gradients."
@@ -237,4 +242,4 @@ class SaliencyGuidedLoss(ExplanationLoss):
         log_q = torch.log_softmax(batch.model(masked), dim=1)
         if self.detach_target:
             log_p = log_p.detach()
-        return (log_p.exp() * (log_p - log_q)).sum(dim=1).mean()
+        return batch.reduce((log_p.exp() * (log_p - log_q)).sum(dim=1))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from xsup.base import ExplanationLoss
 from xsup.batch import ExplanationBatch
+from xsup.constraints import Interval, Options
 from xsup.losses._decay import DECAY_SHAPES, AdaptiveDecay
 from xsup.spec import InputSpec
 
@@ -72,10 +72,18 @@ class STESLoss(ExplanationLoss):
     >>> batch = ExplanationBatch(
     ...     model=None, X=None, y=None, output=None, target=None, spec=spec,
     ...     annotation=torch.tensor([[[1.0, 0.0], [1.0, 0.0]]]),
-    ...     _saliency=torch.tensor([[[0.5, 0.5], [1.0, 0.0]]]))
+    ...     saliency=torch.tensor([[[0.5, 0.5], [1.0, 0.0]]]))
     >>> loss(batch)
     tensor(0.4000)
     """
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "alpha": [Interval("real", 0, None)],
+        "decay": [Options(*DECAY_SHAPES, "none")],
+        "distance": [Options(*DISTANCES)],
+        "max_decay": [Interval("real", 0, None, closed="neither")],
+        "hidden": [Interval("int", 1, None)],
+    }
 
     def __init__(
         self,
@@ -103,29 +111,8 @@ class STESLoss(ExplanationLoss):
             "decay": CategoricalDistribution((*DECAY_SHAPES, "none")),
         }
 
-    def _check_parameters(self) -> None:
-        choices = (*DECAY_SHAPES, "none")
-        if self.decay not in choices:
-            raise ValueError(f"decay must be one of {', '.join(choices)}; got {self.decay!r}.")
-        if self.distance not in DISTANCES:
-            raise ValueError(
-                f"distance must be one of {', '.join(DISTANCES)}; got {self.distance!r}."
-            )
-        for name, strict in (("alpha", False), ("max_decay", True)):
-            value = getattr(self, name)
-            valid = isinstance(value, Real) and not isinstance(value, bool) and (
-                value > 0 if strict else value >= 0
-            )
-            if not valid or value == float("inf"):
-                bound = "positive" if strict else "non-negative"
-                raise ValueError(f"{name} must be a finite {bound} number; got {value!r}.")
-        hidden = self.hidden
-        if isinstance(hidden, bool) or not isinstance(hidden, Integral) or hidden < 1:
-            raise ValueError(f"hidden must be an int >= 1; got {hidden!r}.")
-
     def setup(self, spec: InputSpec) -> None:
-        """Check the options and build the decay MLP ``h_d`` for T time steps."""
-        self._check_parameters()
+        """Refuse tabular data and build the decay MLP ``h_d`` for T time steps."""
         if spec.kind == "tabular":
             raise ValueError(
                 "loss='stes' supervises maps over time steps (raster sequences, time series) or "
@@ -150,20 +137,10 @@ class STESLoss(ExplanationLoss):
 
     def forward(self, batch: ExplanationBatch) -> torch.Tensor:
         """Return the STES term of one batch."""
-        if batch.annotation is None:
-            raise ValueError("loss='stes' needs annotations E, but fit() got E=None.")
-        saliency, annotation = batch.saliency, batch.annotation
-        if not batch.spec.is_sequence:  # an image is a sequence of one frame
-            saliency, annotation = saliency.unsqueeze(1), annotation.unsqueeze(1)
-        cells = annotation.flatten(start_dim=2)
-        known = torch.isfinite(cells)
-        supervised = (known & (cells != 0)).any(dim=-1)
-        if not bool(supervised.any()):
-            return saliency.sum() * 0.0
-        wanted = torch.where(known, cells.clamp(min=0.0), 0.0)
-        difference = torch.where(known, saliency.flatten(start_dim=2) - wanted, 0.0)
+        cells = batch.cells(steps="all")  # an image is a sequence of one frame
+        difference = torch.where(cells.known, cells.saliency - cells.codes.clamp(min=0.0), 0.0)
         difference = difference.abs() if self.distance == "l1" else difference.pow(2)
-        per_step = difference.sum(dim=-1) / known.sum(dim=-1).clamp(min=1)
-        weighted = self.step_weights(saliency) * per_step
-        terms = torch.relu(weighted - self.alpha) * supervised
-        return terms.sum(dim=1)[supervised.any(dim=1)].mean()
+        per_step = difference.sum(dim=-1) / cells.known.sum(dim=-1).clamp(min=1)
+        weighted = self.step_weights(cells.saliency) * per_step
+        terms = torch.relu(weighted - self.alpha) * cells.annotated
+        return batch.reduce(terms.sum(dim=1), cells.annotated.any(dim=1))

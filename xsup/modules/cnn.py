@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from xsup.base import Backbone
+from xsup.constraints import Interval, SequenceOf
 from xsup.spec import InputKind
 
 
@@ -61,6 +62,10 @@ class CNN(Backbone):
 
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("images",)
     gradcam_layer: ClassVar[str | None] = "encoder"
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "channels": [SequenceOf(Interval("int", 1, None))],
+    }
 
     def __init__(
         self, input_shape: tuple[int, ...], n_outputs: int, channels: tuple[int, ...] = (16, 32)

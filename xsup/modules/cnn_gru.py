@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from xsup.base import Backbone
+from xsup.constraints import Interval, SequenceOf
 from xsup.modules.cnn import conv_encoder
 from xsup.spec import InputKind
 
@@ -32,6 +33,11 @@ class CNNGRU(Backbone):
 
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("raster_sequences",)
     gradcam_layer: ClassVar[str | None] = "encoder"
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "channels": [SequenceOf(Interval("int", 1, None))],
+        "hidden": [Interval("int", 1, None)],
+    }
 
     def __init__(
         self,

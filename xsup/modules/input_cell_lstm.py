@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from xsup.base import Backbone
+from xsup.constraints import Interval
 from xsup.spec import InputKind
 
 
@@ -105,6 +106,13 @@ class InputCellLSTM(Backbone):
 
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("time_series",)
     gradcam_layer: ClassVar[str | None] = None
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden": [Interval("int", 1, None)],
+        "attention_hops": [Interval("int", 1, None)],
+        "attention_size": [Interval("int", 1, None)],
+        "dropout": [Interval("real", 0, 1, closed="left")],
+    }
 
     def __init__(
         self,

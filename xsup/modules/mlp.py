@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from xsup.base import Backbone
+from xsup.constraints import Interval, SequenceOf
 from xsup.spec import InputKind
 
 
@@ -27,6 +28,11 @@ class MLP(Backbone):
     """
 
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("tabular",)
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden": [SequenceOf(Interval("int", 1, None), min_length=0)],
+        "dropout": [Interval("real", 0, 1, closed="left")],
+    }
 
     def __init__(
         self,

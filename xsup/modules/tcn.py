@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as weight_normalized
 
 from xsup.base import Backbone
+from xsup.constraints import InstanceOf, Interval, SequenceOf
 from xsup.spec import InputKind
 
 
@@ -88,6 +89,13 @@ class TCN(Backbone):
 
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("time_series",)
     gradcam_layer: ClassVar[str | None] = "blocks"
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "channels": [SequenceOf(Interval("int", 1, None))],
+        "kernel_size": [Interval("int", 1, None)],
+        "dropout": [Interval("real", 0, 1, closed="left")],
+        "weight_norm": [InstanceOf(bool)],
+    }
 
     def __init__(
         self,

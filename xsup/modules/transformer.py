@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from xsup.base import Backbone
+from xsup.constraints import InstanceOf, Interval
 from xsup.spec import InputKind
 
 #: Largest number of heads chosen when ``n_heads=None`` (the benchmark's 5).
@@ -102,6 +103,15 @@ class Transformer(Backbone):
 
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("time_series",)
     gradcam_layer: ClassVar[str | None] = None
+
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "d_model": [None, Interval("int", 2, None)],
+        "n_heads": [None, Interval("int", 1, None)],
+        "n_layers": [Interval("int", 1, None)],
+        "d_ff": [Interval("int", 1, None)],
+        "dropout": [Interval("real", 0, 1, closed="left")],
+        "scale_input": [InstanceOf(bool)],
+    }
 
     def __init__(
         self,

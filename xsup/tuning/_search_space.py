@@ -8,34 +8,22 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from xsup import plugins
-from xsup.base import Plugin
 from xsup.validation import check_param_distributions
 
 __all__ = ["SHARED_NAMES", "as_grid", "search_space"]
 
-#: Estimator parameters a plugin may declare without a prefix.
-SHARED_NAMES = ("sigma1", "sigma2", "alpha", "k")
-
-#: Estimator parameter -> plugin kind whose search space it contributes.
-_PLUGIN_PARAMETERS = (
-    ("loss", "losses"),
-    ("explainer", "explainers"),
-    ("interpolator", "interpolators"),
-    ("module", "modules"),
-)
+#: Estimator parameters a plugin may declare without a prefix (:data:`xsup.plugins.SHARED_PARAMETERS`).
+SHARED_NAMES = plugins.SHARED_PARAMETERS
 
 
 def _plugin_class(kind: str, value: Any) -> type | None:
-    """The plugin class behind a name, class or instance; None when it has no search space."""
-    if isinstance(value, str):
-        if value == "auto":  # resolved from the data at fit time
-            return None
-        return plugins.get(kind, value)
-    if isinstance(value, Plugin):
-        return type(value)
-    if isinstance(value, type) and hasattr(value, "search_space"):
-        return value
-    return None
+    """The plugin class behind a name, class or instance; None for "auto" and plain torch modules."""
+    if isinstance(value, str) and value == "auto":  # resolved from the data at fit time
+        return None
+    try:
+        return plugins.plugin_class(kind, value)
+    except TypeError:  # e.g. module=<a torch module class>: no search space
+        return None
 
 
 def search_space(estimator: Any) -> dict[str, Any]:
@@ -80,19 +68,19 @@ def search_space(estimator: Any) -> dict[str, Any]:
         name, estimator = estimator.steps[-1]
         prefix += f"{name}__"
     params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
-    if not any(param in params for param, _ in _PLUGIN_PARAMETERS):
+    if not any(kind.prefix in params for kind in plugins.KINDS.values()):
         raise TypeError(
             "estimator must be an explanation-supervised estimator (with loss, explainer, "
             "interpolator and module parameters) or a Pipeline ending in one; got "
             f"{type(estimator).__name__}."
         )
     space: dict[str, Any] = {}
-    for param, kind in _PLUGIN_PARAMETERS:
-        cls = _plugin_class(kind, params.get(param))
+    for kind, spec in plugins.KINDS.items():  # the loss first: it wins a shared parameter
+        cls = _plugin_class(kind, params.get(spec.prefix))
         if cls is None:
             continue
         for key, distribution in cls.search_space().items():
-            name = key if key in SHARED_NAMES else f"{param}__{key}"
+            name = key if key in SHARED_NAMES else f"{spec.prefix}__{key}"
             space.setdefault(prefix + name, distribution)
     return space
 

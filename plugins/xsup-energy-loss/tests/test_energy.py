@@ -24,7 +24,7 @@ class TestEnergyContract(ExplanationLossContract):
 def _batch(spec: InputSpec, saliency: torch.Tensor, annotation: torch.Tensor) -> ExplanationBatch:
     return ExplanationBatch(
         model=None, X=None, y=None, output=None, target=None, spec=spec,
-        annotation=annotation, _saliency=saliency,
+        annotation=annotation, saliency=saliency,
     )
 
 

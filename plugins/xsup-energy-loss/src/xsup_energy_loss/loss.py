@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import torch
 from xsup.base import ExplanationLoss
 from xsup.batch import ExplanationBatch
+from xsup.constraints import Interval
 
 __all__ = ["EnergyPointingLoss"]
 
@@ -46,13 +47,16 @@ class EnergyPointingLoss(ExplanationLoss):
     ...     model=None, X=None, y=None, output=None, target=None,
     ...     spec=InputSpec("tabular", (4,), 2),
     ...     annotation=torch.tensor([[1.0, 1.0, 0.0, float("nan")]]),
-    ...     _saliency=torch.tensor([[0.5, 0.25, 0.25, 1.0]]))
+    ...     saliency=torch.tensor([[0.5, 0.25, 0.25, 1.0]]))
     >>> EnergyPointingLoss()(batch)  # 1 - 0.75 / 1.0 over the 3 known cells
     tensor(0.2500)
     """
 
     requires_annotation: ClassVar[bool] = True
     requires_saliency: ClassVar[bool] = True
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "eps": [Interval("real", 0, None, closed="neither")],
+    }
 
     def __init__(self, eps: float = 1e-6) -> None:
         super().__init__()
@@ -67,15 +71,8 @@ class EnergyPointingLoss(ExplanationLoss):
 
     def forward(self, batch: ExplanationBatch) -> torch.Tensor:
         """Return the mean share of saliency mass outside the positive annotation."""
-        if batch.annotation is None:
-            raise ValueError("loss='energy' needs annotations E, but fit() got E=None.")
-        saliency = batch.target_step(batch.saliency).flatten(start_dim=1)
-        annotation = batch.target_step(batch.annotation).flatten(start_dim=1)
-        known = torch.isfinite(annotation)
-        inside = known & (torch.nan_to_num(annotation, nan=0.0) > 0)
-        pointed = inside.any(dim=1)
-        if not bool(pointed.any()):
-            return saliency.sum() * 0.0
-        total = (saliency * known).sum(dim=1)
-        share = (saliency * inside).sum(dim=1) / (total + self.eps)
-        return (1.0 - share[pointed]).mean()
+        cells = batch.cells()  # the target frame of each sample
+        inside = cells.codes > 0
+        total = (cells.saliency * cells.known).sum(dim=1)
+        share = (cells.saliency * inside).sum(dim=1) / (total + self.eps)
+        return batch.reduce(1.0 - share, inside.any(dim=1))
