@@ -102,15 +102,16 @@ def _same(value: Any, default: Any) -> bool:
         return False
 
 
-def build_estimator(project: Project, **overrides: Any) -> Any:
-    """A new estimator from the project's ``estimator.json``, with ``overrides`` applied.
+def build_estimator(project: Project, config: dict[str, Any] | None = None,
+                    **overrides: Any) -> Any:
+    """A new estimator from ``config`` (default: the project's ``estimator.json``), with ``overrides``.
 
     Raises
     ------
     ValueError
-        The file names an unknown estimator or a parameter the estimator does not take.
+        The configuration names an unknown estimator or a parameter the estimator does not take.
     """
-    config = project.estimator_config()
+    config = project.estimator_config() if config is None else config
     name = config.get("estimator", "classifier") if isinstance(config, dict) else None
     params = config.get("params", {}) if isinstance(config, dict) else None
     where = project.path / "estimator.json"

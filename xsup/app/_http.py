@@ -87,7 +87,9 @@ def endpoint(handler: Callable[..., Any]) -> Callable[[Request], Awaitable[Respo
 
 
 async def read_json_body(request: Request) -> Any:
-    """The request's JSON body; ``ValueError`` when it is missing, too large or not JSON."""
+    """The request's JSON body (None when empty); ``ValueError`` when too large or not JSON."""
+    if request.headers.get("content-length") == "0":
+        return None
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise ValueError("the body must be JSON, sent with 'Content-Type: application/json'.")
     length = request.headers.get("content-length")

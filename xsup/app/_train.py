@@ -104,7 +104,7 @@ def _fit(project: Project, folder: Path, meta: dict[str, Any]) -> Any:
     E = np.load(folder / "E.npy", mmap_mode="r")
     supervised = np.load(folder / "supervised.npy")
     E_train = np.where(supervised.reshape(-1, *[1] * (E.ndim - 1)), E, np.nan).astype(np.float32)
-    net = build_estimator(project)
+    net = build_estimator(project, meta["estimator"])  # as recorded when the round began
     batches = -(-project.n_samples // max(1, int(net.batch_size)))
     checkpoint = Checkpoint(monitor=None, dirname=str(folder / "checkpoints"), resume=True)
     net.set_params(verbose=0, callbacks=[Progress(folder, int(net.max_epochs), batches),
