@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 #: The token of the servers the tests start.
@@ -60,9 +64,100 @@ class AppServer:
         self.kill()
 
 
+def kill_during_saves_once(project: Path, seed: int, writers: int = 3) -> dict[str, int]:
+    """Save continuously from several clients, SIGKILL the server at a random moment, check the disk.
+
+    Each writer saves new random annotations of its own sample, one after
+    the other. After at least ``2 * writers`` acknowledged saves the server
+    is killed after a random delay. Every sample must then hold, readable,
+    its last acknowledged save, or the save that was in flight (written but
+    not yet acknowledged when the server died).
+
+    Returns
+    -------
+    dict
+        ``acknowledged`` saves, ``lost`` ones (older or different data on
+        disk) and ``unreadable`` files.
+    """
+    import httpx
+
+    from xsup.app._annotations import AnnotationStore
+    from xsup.app._project import Project
+
+    shape = Project(project).annotation_shape
+    server = AppServer(project)
+    chooser = random.Random(seed)
+    acknowledged: dict[int, tuple[int, np.ndarray]] = {}
+    in_flight: dict[int, tuple[int, np.ndarray]] = {}
+    count = threading.Semaphore(0)
+
+    def write(sample: int) -> None:
+        rng = np.random.default_rng([seed, sample])
+        with httpx.Client(base_url=server.url, timeout=30,
+                          headers={"Authorization": f"Bearer {APP_TOKEN}"}) as client:
+            version = client.get(f"/api/samples/{sample}/annotation").json()["version"]
+            while True:
+                data = rng.integers(-1, 2, size=shape).astype(np.float32)
+                in_flight[sample] = (version + 1, data)
+                try:
+                    answer = client.put(f"/api/samples/{sample}/annotation",
+                                        headers={"If-Match": str(version)},
+                                        json={"shape": list(shape), "data": data.ravel().tolist(),
+                                              "version": version})
+                except httpx.TransportError:  # the server is gone
+                    return
+                assert answer.status_code == 200, answer.text
+                version = answer.json()["version"]
+                acknowledged[sample] = (version, data)
+                count.release()
+
+    threads = [threading.Thread(target=write, args=(sample,)) for sample in range(writers)]
+    for thread in threads:
+        thread.start()
+    for _ in range(2 * writers):
+        count.acquire(timeout=60)
+    time.sleep(chooser.uniform(0.0, 0.25))
+    server.kill()
+    for thread in threads:
+        thread.join(timeout=60)
+    store = AnnotationStore(Project(project))  # as the next server would open it
+    lost = unreadable = 0
+    try:
+        for sample, (version, data) in acknowledged.items():
+            try:
+                record = store.read("default", sample)
+            except Exception:  # noqa: BLE001 - a torn file, whatever numpy makes of it
+                unreadable += 1
+                continue
+            pending_version, pending = in_flight[sample]
+            if not ((record.version == version and np.array_equal(record.data, data)) or
+                    (record.version == pending_version and np.array_equal(record.data, pending))):
+                lost += 1
+        integrity = store.database.connection().execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        store.close()
+    total = sum(version for version, _ in acknowledged.values())
+    return {"acknowledged": total, "lost": lost, "unreadable": unreadable,
+            "database_ok": int(integrity == "ok")}
+
+
+@pytest.fixture(scope="session")
+def app_token() -> str:
+    """The token of the servers :func:`app_server` starts."""
+    return APP_TOKEN
+
+
 @pytest.fixture
+def kill_during_saves() -> Callable[..., dict[str, int]]:
+    """:func:`kill_during_saves_once`, for the durability tests."""
+    pytest.importorskip("uvicorn", reason='the app needs the "app" extra: pip install -e ".[app]"')
+    pytest.importorskip("httpx")
+    return kill_during_saves_once
+
+
+@pytest.fixture(scope="module")
 def app_server() -> Iterator[Callable[[Path], AppServer]]:
-    """Start servers on projects; every one is stopped at the end of the test."""
+    """Start servers on projects; every one is stopped at the end of the test module."""
     pytest.importorskip("uvicorn", reason='the app needs the "app" extra: pip install -e ".[app]"')
     servers: list[AppServer] = []
 

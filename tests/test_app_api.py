@@ -303,3 +303,20 @@ def test_export_downloads_the_merged_annotations(client):
 
     E = np.load(io.BytesIO(answer.content))
     assert E.shape == (12, 8, 8) and E[0, 0, 0] == 1 and np.isnan(E[1]).all()
+
+
+# ---------------------------------------------------------------------- the command
+@pytest.mark.parametrize(("argv", "message"), [
+    (["app", "missing-folder"], "is not an xsup app project"),
+    (["app", ".", "--port", "70000"], "--port must be at most 65535"),
+    (["app", ".", "--port", "-1"], "must be a non-negative integer"),
+    (["app", ".", "--token", "short"], "token must be 8 to 256"),
+])
+def test_xsup_app_reports_bad_arguments_on_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    from xsup.cli.main import main
+
+    create_project(tmp_path / "p", np.zeros((2, 3)))
+    monkeypatch.chdir(tmp_path / "p")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and err.startswith("xsup")

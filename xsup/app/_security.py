@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["LOOPBACK_HOSTS", "TOKEN_PATTERN", "Guard", "allowed_hosts", "cookie_name"]
+__all__ = ["LOOPBACK_HOSTS", "TOKEN_PATTERN", "Guard", "allowed_hosts", "check_token", "cookie_name"]
 
 #: What a token may look like: it travels in a URL and a cookie unescaped.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{8,256}")
@@ -65,6 +65,14 @@ def allowed_hosts(host: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def check_token(token: Any) -> str:
+    """Return ``token`` if it is 8 to 256 URL-safe characters, else raise ``ValueError``."""
+    if not isinstance(token, str) or TOKEN_PATTERN.fullmatch(token) is None:
+        raise ValueError("token must be 8 to 256 letters, digits, '-', '_', '.' or '~' "
+                         "(it travels in a URL and a cookie).")
+    return token
+
+
 def cookie_name(port: int) -> str:
     """Name of the token cookie; cookies ignore ports, so each port gets its own."""
     return f"xsup_app_{port}"
@@ -94,11 +102,8 @@ class Guard:
     """
 
     def __init__(self, app: ASGIApp, token: str, hosts: frozenset[str], cookie: str) -> None:
-        if not isinstance(token, str) or TOKEN_PATTERN.fullmatch(token) is None:
-            raise ValueError("token must be 8 to 256 letters, digits, '-', '_', '.' or '~' "
-                             "(it travels in a URL and a cookie).")
         self.app = app
-        self.token = token.encode()
+        self.token = check_token(token).encode()
         self.hosts = hosts
         self.cookie = cookie
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from xsup.app import _routes_review, _routes_samples
 from xsup.app._http import AppState
-from xsup.app._security import Guard, allowed_hosts, cookie_name
+from xsup.app._security import Guard, allowed_hosts, check_token, cookie_name
 
 __all__ = ["STATIC", "create_app", "serve"]
 
@@ -136,9 +136,8 @@ def serve(path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 876
     from xsup.app._project import Project
 
     project = Project(path)
-    token = token if token is not None else secrets.token_urlsafe(24)
-    with _project_lock(project.path):
-        sock = _listen(host, port)
+    token = check_token(token if token is not None else secrets.token_urlsafe(24))
+    with _project_lock(project.path), contextlib.closing(_listen(host, port)) as sock:
         bound = sock.getsockname()[1]
         app = create_app(project.path, token=token, host=host, port=bound)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

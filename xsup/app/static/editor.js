@@ -1,13 +1,11 @@
-// The drawing surface: input, saliency and annotation canvases stacked, with a brush and a box
+// The drawing surface: input and annotation canvases stacked, with a brush and a box
 // tool. A stroke changes cells of the annotation array in place, redraws only the rectangle it
 // touched, and hands an undo entry to `onStroke` when the pointer is released.
 
 import { StrokeRecorder } from "./history.js";
 import { cellIndex, describeCell, frameSize } from "./grid.js";
-import { frameMissing, renderAnnotation, renderInput, renderSaliency } from "./render.js";
-
-const MAX_DISPLAY = 640;
-const MAX_CELL = 64;
+import { displayScale } from "./mapview.js";
+import { frameMissing, renderAnnotation, renderInput } from "./render.js";
 
 // Brush timings (ms per stroke segment), read by the benchmark.
 window.xsupPerf = window.xsupPerf || { brush: [] };
@@ -23,7 +21,6 @@ export class Editor {
   constructor(container, { onStroke, onHover, beforeStroke }) {
     this.container = container;
     this.base = layer(container, "layer base");
-    this.heat = layer(container, "layer saliency");
     this.overlay = layer(container, "layer overlay");
     this.overlay.id = "overlay";
     this.cursor = document.createElement("div");
@@ -44,19 +41,17 @@ export class Editor {
     this.overlay.addEventListener("pointerleave", () => { this.cursor.style.display = "none"; });
   }
 
-  // Show frame `grid` of a sample: canvases resized, everything redrawn.
-  show(project, grid, annotation, input, ranges, channel, saliency) {
+  // Show frame `grid` of a sample, at most `maxDisplay` pixels wide: everything redrawn.
+  show(project, grid, annotation, input, ranges, channel, maxDisplay) {
     this.project = project;
     this.grid = grid;
     this.annotation = annotation;
-    for (const canvas of [this.base, this.heat, this.overlay]) {
+    for (const canvas of [this.base, this.overlay]) {
       canvas.width = grid.cols;
       canvas.height = grid.rows;
     }
     // Square pixels for images; for a heat map or a row of features, rows stay tall enough to hit.
-    const square = project.kind === "images" || project.kind === "raster_sequences";
-    this.scaleX = Math.min(MAX_CELL, MAX_DISPLAY / (square ? Math.max(grid.cols, grid.rows) : grid.cols));
-    this.scaleY = square ? this.scaleX : Math.min(MAX_CELL, Math.max(this.scaleX, Math.min(24, 480 / grid.rows)));
+    [this.scaleX, this.scaleY] = displayScale(project, grid, maxDisplay);
     this.container.style.width = `${grid.cols * this.scaleX}px`;
     this.container.style.height = `${grid.rows * this.scaleY}px`;
     this.recorder = new StrokeRecorder(annotation.data.length);
@@ -66,22 +61,7 @@ export class Editor {
     base.putImageData(image, 0, 0);
     this.overlayContext = this.overlay.getContext("2d");
     this.overlayImage = this.overlayContext.createImageData(grid.cols, grid.rows);
-    this.setSaliency(saliency);
     this.redraw();
-  }
-
-  setSaliency(saliency) {
-    const context = this.heat.getContext("2d");
-    context.clearRect(0, 0, this.heat.width, this.heat.height);
-    this.heat.hidden = !saliency;
-    if (!saliency) return;
-    const image = context.createImageData(this.grid.cols, this.grid.rows);
-    renderSaliency(image, this.grid, saliency);
-    context.putImageData(image, 0, 0);
-  }
-
-  setOpacity(opacity) {
-    this.heat.style.opacity = String(opacity);
   }
 
   // Redraw the whole annotation layer (after undo, reload, frame operations).

@@ -7,6 +7,7 @@ import { cellIndex, frameCount, gridFor } from "./grid.js";
 import { History, StrokeRecorder } from "./history.js";
 import { bindKeys } from "./keys.js";
 import { SampleList, escapeText } from "./list.js";
+import { MapView } from "./mapview.js";
 import { describeReview, rate, ratingButtons, renderComparison } from "./review.js";
 import { RoundsPanel } from "./rounds.js";
 import { Session } from "./session.js";
@@ -117,8 +118,14 @@ async function showFrame(frame) {
   const grid = gridFor(app.project, app.frame);
   const [input, saliency] = await Promise.all([frameInput(sample, app.frame), saliencyFor(sample, app.frame)]);
   if (sample !== app.sample) return;
-  app.editor.show(app.project, grid, app.session.annotation, input, app.info.range, app.channel, saliency);
-  app.editor.setOpacity($("#opacity").value);
+  const size = saliency ? 360 : 640; // side by side in review
+  app.editor.show(app.project, grid, app.session.annotation, input, app.info.range, app.channel, size);
+  $("#saliency-view").hidden = !saliency;
+  if (saliency) {
+    app.mapView.show(app.project, grid, input, app.info.range, app.channel, saliency, size);
+    app.mapView.setOpacity($("#opacity").value);
+    $("#saliency-caption").textContent = `Saliency of round ${app.round} over the input`;
+  }
   renderTitle();
   renderFrames();
   if (app.tab === "review") await renderReview();
@@ -219,7 +226,8 @@ async function renderReview() {
   $("#comparison").hidden = !compare;
   if (compare) {
     await renderComparison($("#comparison"), { project: app.project, grid: gridFor(app.project, app.frame),
-      sample: app.sample, annotator: annotator(), frame: app.frame });
+      sample: app.sample, annotator: annotator(), frame: app.frame, channel: app.channel,
+      input: await frameInput(app.sample, app.frame), ranges: app.info.range, opacity: $("#opacity").value });
   }
 }
 
@@ -258,7 +266,7 @@ function setUpControls() {
   $("#fill-gaps").onclick = actions.fillGaps;
   $("#sort").onchange = loadList;
   $("#filter").onchange = loadList;
-  $("#opacity").oninput = () => app.editor.setOpacity($("#opacity").value);
+  $("#opacity").oninput = () => app.mapView.setOpacity($("#opacity").value);
   $("#compare").onchange = () => showFrame(app.frame);
   $("#review-round").onchange = () => { app.round = Number($("#review-round").value); loadList(); openSample(app.sample, app.frame); };
   $("#channel").onchange = () => { app.channel = $("#channel").value === "rgb" ? "rgb" : Number($("#channel").value); showFrame(app.frame); };
@@ -302,8 +310,10 @@ async function start() {
   $("#size").max = String(Math.max(2, Math.ceil(longest / 2)));
   setSize(Math.max(1, Math.round(longest / 16)));
   $("#fill-gaps").hidden = app.project.kind !== "raster_sequences";
+  $("#review-model").hidden = !app.project.has_model;
   setUpChannels();
   renderTools();
+  app.mapView = new MapView($("#saliency-view"));
   app.list = new SampleList($("#sample-list"), (id) => openSample(id));
   app.roundsPanel = new RoundsPanel($("#rounds-panel"), { onChange: roundsChanged, annotator });
   setUpControls();

@@ -3,8 +3,8 @@
 // rounds, "compare blind" shows their maps as A, B, C... in a shuffled order, each rated alone.
 
 import { getArray, getJSON, sendJSON } from "./api.js";
-import { renderSaliency } from "./render.js";
 import { escapeText } from "./list.js";
+import { MapView } from "./mapview.js";
 
 export const RATINGS = [["right", "Right reason"], ["wrong", "Wrong reason"], ["unsure", "Unsure"]];
 
@@ -38,25 +38,20 @@ export function describeReview(review, label) {
   return parts.join(" · ");
 }
 
-// Blind comparison: small maps labelled A, B, ... with their own rating buttons.
-export async function renderComparison(container, { project, grid, sample, annotator, frame }) {
+// Blind comparison: maps over the input labelled A, B, ... with their own rating buttons.
+export async function renderComparison(container, { project, grid, sample, annotator, frame, input, ranges, channel, opacity }) {
   container.innerHTML = "";
   const { maps } = await getJSON(`/api/samples/${sample}/compare`, { annotator });
   for (const map of maps) {
-    const card = document.createElement("div");
+    const card = document.createElement("figure");
     card.className = "compare-card";
-    card.innerHTML = `<div class="compare-label">Map ${map.label}</div>`;
-    const canvas = document.createElement("canvas");
-    canvas.width = grid.cols;
-    canvas.height = grid.rows;
-    canvas.className = "compare-map";
+    card.innerHTML = `<figcaption class="compare-label">Map ${map.label}</figcaption>`;
     const params = { round: map.round };
     if (project.kind === "raster_sequences") params.frame = frame;
     const saliency = await getArray(`/api/samples/${sample}/saliency`, params);
-    const context = canvas.getContext("2d");
-    const image = context.createImageData(grid.cols, grid.rows);
-    renderSaliency(image, grid, saliency.data);
-    context.putImageData(image, 0, 0);
+    const view = new MapView(card);
+    view.show(project, grid, input, ranges, channel, saliency.data, 200);
+    view.setOpacity(opacity);
     const buttons = document.createElement("div");
     buttons.className = "ratings";
     const draw = (current) => ratingButtons(buttons, current, async (value) => {
@@ -64,7 +59,7 @@ export async function renderComparison(container, { project, grid, sample, annot
       draw(value);
     }, `compare-${map.label}`);
     draw(map.rating);
-    card.append(canvas, buttons);
+    card.appendChild(buttons);
     container.appendChild(card);
   }
   return maps.length;
