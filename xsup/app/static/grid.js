@@ -38,12 +38,8 @@ export function describeCell(project, r, c) {
   }
 }
 
-// Index of the input value shown at cell (r, c), and of the range that normalises it.
-// `input` holds one frame: (C, H, W) for images, (T, F) for time series, (F,) for tabular.
-export function inputIndex(project, grid, r, c, channel) {
-  switch (project.kind) {
-    case "time_series": return [c * grid.rows + r, r];
-    case "tabular": return [c, c];
-    default: return [channel * grid.rows * grid.cols + r * grid.cols + c, channel];
-  }
+// Index of the input value shown at cell (r, c) of a heat map or a row of features, and of
+// the range (per feature) that normalises it. Images are drawn channel by channel instead.
+export function inputIndex(project, grid, r, c) {
+  return project.kind === "time_series" ? [c * grid.rows + r, r] : [c, c];
 }

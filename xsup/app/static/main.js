@@ -19,7 +19,7 @@ const app = {
   project: null, tab: "annotate", sample: null, frame: 0, channel: 0, info: null,
   session: null, history: new History(), rounds: [], round: null, inputs: new Map(),
 };
-window.xsupApp = app; // for tests and the benchmark
+window.xsupApp = app; // for tests and the benchmark (which time app.openSample and app.loadList)
 
 function annotator() {
   return $("#annotator").value.trim() || "default";
@@ -100,11 +100,13 @@ async function openSample(id, frame = 0) {
   if (id === null || id === undefined) return;
   if (id !== app.sample && !(await leaveSample())) return;
   const session = new Session(app.project, annotator(), id, setSaveState);
-  await session.load();
+  const [, info] = await Promise.all([ // the input is fetched meanwhile, for showFrame
+    session.load(), getJSON(`/api/samples/${id}`, { annotator: annotator(), round: app.round ?? undefined }),
+    frameInput(id, frame)]);
   app.session = session;
   app.sample = id;
   app.history.clear();
-  app.info = await getJSON(`/api/samples/${id}`, { annotator: annotator(), round: app.round ?? undefined });
+  app.info = info;
   app.list.select(id);
   location.hash = `#/${app.tab}/${id}`;
   setSaveState("saved");
@@ -318,6 +320,7 @@ async function start() {
   app.roundsPanel = new RoundsPanel($("#rounds-panel"), { onChange: roundsChanged, annotator });
   setUpControls();
   bindKeys(actions);
+  Object.assign(app, { openSample, loadList });
   const [, tab, id] = location.hash.match(/^#\/(annotate|review|rounds)\/?(\d+)?/) || [];
   const rounds = await app.roundsPanel.refresh(); // sets app.round and loads the list
   if (!rounds.some((info) => info.status === "done")) await loadList();

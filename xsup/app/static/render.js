@@ -13,21 +13,25 @@ function normalise(value, range) {
 // Fill `image` (ImageData of the grid's size) with the input of one frame.
 export function renderInput(image, project, grid, input, ranges, channel) {
   const px = image.data;
-  const rgb = channel === "rgb";
+  if (project.kind === "images" || project.kind === "raster_sequences") { // (C, H, W): no index maths per pixel
+    const size = grid.rows * grid.cols;
+    const channels = channel === "rgb" ? [0, 1, 2] : [channel, channel, channel];
+    for (let k = 0; k < 3; k++) {
+      const ch = channels[k];
+      const [low, high] = ranges[ch];
+      const scale = high > low ? 255 / (high - low) : 0;
+      const start = ch * size;
+      for (let i = 0; i < size; i++) px[4 * i + k] = scale ? (input[start + i] - low) * scale : 128;
+    }
+    for (let i = 0; i < size; i++) px[4 * i + 3] = 255;
+    return;
+  }
   for (let r = 0; r < grid.rows; r++) {
     for (let c = 0; c < grid.cols; c++) {
+      const [index, rangeIndex] = inputIndex(project, grid, r, c);
+      const v = 255 * Math.min(1, Math.max(0, normalise(input[index], ranges[rangeIndex])));
       const o = 4 * (r * grid.cols + c);
-      if (rgb) {
-        for (let k = 0; k < 3; k++) {
-          const [index, rangeIndex] = inputIndex(project, grid, r, c, k);
-          px[o + k] = 255 * Math.min(1, Math.max(0, normalise(input[index], ranges[rangeIndex])));
-        }
-      } else {
-        const [index, rangeIndex] = inputIndex(project, grid, r, c, channel);
-        const v = 255 * Math.min(1, Math.max(0, normalise(input[index], ranges[rangeIndex])));
-        px[o] = v; px[o + 1] = v; px[o + 2] = v;
-      }
-      px[o + 3] = 255;
+      px[o] = v; px[o + 1] = v; px[o + 2] = v; px[o + 3] = 255;
     }
   }
 }
@@ -46,8 +50,9 @@ function setAnnotationPixel(px, o, v) {
 export function renderAnnotation(image, grid, data, r0 = 0, c0 = 0, r1 = grid.rows, c1 = grid.cols) {
   const px = image.data;
   for (let r = r0; r < r1; r++) {
+    const row = grid.offset + r * grid.rowStride;
     for (let c = c0; c < c1; c++) {
-      setAnnotationPixel(px, 4 * (r * grid.cols + c), data[cellIndex(grid, r, c)]);
+      setAnnotationPixel(px, 4 * (r * grid.cols + c), data[row + c * grid.colStride]);
     }
   }
 }
@@ -71,8 +76,9 @@ export function renderSaliency(image, grid, saliency) {
 // Is every cell of the frame NaN (a frame nobody annotated)?
 export function frameMissing(grid, data) {
   for (let r = 0; r < grid.rows; r++) {
+    const row = grid.offset + r * grid.rowStride;
     for (let c = 0; c < grid.cols; c++) {
-      if (!Number.isNaN(data[cellIndex(grid, r, c)])) return false;
+      if (data[row + c * grid.colStride] === data[row + c * grid.colStride]) return false; // not NaN
     }
   }
   return true;
