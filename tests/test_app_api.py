@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("starlette", reason='the app needs the "app" extra: pip install -e ".[app]"')
 pytest.importorskip("httpx", reason="Starlette's TestClient needs httpx")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from xsup import ExplanationSupervisedClassifier  # noqa: E402
-from xsup.app import create_app, create_project, load_annotations, set_estimator  # noqa: E402
+from xsup import ExplanationSupervisedClassifier
+from xsup.app import create_app, create_project, load_annotations, set_estimator
 
 TOKEN = "api-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -235,6 +235,12 @@ def test_a_round_trains_in_its_own_process_then_review_sorts_rates_and_compares(
     iou = table["iou"]
     assert table["round"] == 1 and all(value is not None for value in iou[:6])
     assert iou[:6] == sorted(iou[:6]) and iou[6:] == [None] * 6
+    wrong = sorted(i for i, correct in zip(table["ids"], table["correct"]) if correct is False)
+    assert client.get("/api/samples", headers=AUTH,
+                      params={"filter": "misclassified"}).json()["ids"] == wrong
+    for sort in ("error", "uncertainty"):
+        column = client.get("/api/samples", headers=AUTH, params={"sort": sort}).json()[sort]
+        assert column == sorted(column, reverse=True)
     saliency = client.get("/api/samples/3/saliency", headers=AUTH)
     values = np.frombuffer(saliency.content, "<f4")
     assert saliency.headers["x-array-shape"] == "8,8" and 0 <= values.min() <= values.max() <= 1

@@ -83,14 +83,19 @@ class AnnotationStore:
         The opened project.
     database : Database, optional
         Its database, when the caller already opened it.
+    clean : bool, default=False
+        Also delete the temporary files of saves a killed writer left behind.
+        Only the project's one server does: another process's cleaning could
+        delete the file of a save that server is making.
     """
 
-    def __init__(self, project: Project, database: Database | None = None) -> None:
+    def __init__(self, project: Project, database: Database | None = None, *,
+                 clean: bool = False) -> None:
         self.project = project
         self._owns_database = database is None
         self.database = database if database is not None else Database(project.database)
         self._framed = project.kind == "raster_sequences"
-        self.reconcile()
+        self.reconcile(clean=clean)
 
     def close(self) -> None:
         """Close the database if this store opened it."""
@@ -228,18 +233,19 @@ class AnnotationStore:
         return self.write_many(annotator, {int(i): E[i] for i in np.flatnonzero(annotated)})
 
     # ------------------------------------------------------------------ index
-    def reconcile(self) -> None:
+    def reconcile(self, clean: bool = False) -> None:
         """Bring the index in line with the files (after a crash between a save and its index row).
 
-        Also removes temporary files left by a killed writer; call it only
-        when no save is running.
+        With ``clean=True``, also remove the temporary files a killed writer
+        left; only when no other process may be saving.
         """
         rows = {(row[0], row[1]): row[4] for row in self.database.index()}
         seen = set()
         stale = []
         for annotator in self.project.annotators():
             folder = self.project.annotation_folder(annotator)
-            remove_stale_temporaries(folder)
+            if clean:
+                remove_stale_temporaries(folder)
             for entry in os.scandir(folder):
                 stem, _, suffix = entry.name.partition(".")
                 if suffix != "npz" or not stem.isdigit() or int(stem) >= self.project.n_samples:

@@ -31,7 +31,7 @@ def values_json(array: np.ndarray) -> str:
     if np.all(np.isin(filled, (-1.0, 0.0, 1.0))):  # the common case, without a Python loop
         codes = np.where(missing, 3, filled.astype(np.int64) + 1)
         return "[" + ",".join(_SMALL[codes].tolist()) + "]"
-    values = [None if value != value else _short(value) for value in flat.tolist()]
+    values = [None if math.isnan(value) else _short(value) for value in flat.tolist()]
     return json.dumps(values, allow_nan=False, separators=(",", ":"))
 
 
@@ -62,5 +62,5 @@ def jsonable(values: Any) -> list[Any]:
     """A 1-D array as a list for JSON: NaN becomes None, numpy scalars Python ones."""
     array = np.asarray(values)
     if array.dtype.kind == "f":
-        return [None if value != value else value for value in array.tolist()]
+        return [None if math.isnan(value) else value for value in array.tolist()]
     return array.tolist()

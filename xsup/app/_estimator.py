@@ -176,6 +176,9 @@ def load_model(project: Project, folder: Path) -> Any:
     """
     params = folder / "params.pt"
     if params.is_file():
+        if project.y is None:
+            raise ValueError("loading model/params.pt needs the project's labels y (they give "
+                             "the classes and the network's outputs).")
         net = build_estimator(project, max_epochs=0, train_split=None, verbose=0, warm_start=False)
         X = np.asarray(project.X[:2])
         y = project.y

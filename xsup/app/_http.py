@@ -39,9 +39,10 @@ class AppState:
 
     @classmethod
     def open(cls, path: Any) -> AppState:
-        """Open a project folder, reconciling the annotation index with the files."""
+        """Open a project folder as its only server: the index is checked against the files and
+        the temporary files of interrupted saves are removed."""
         project = Project(path)
-        store = AnnotationStore(project, Database(project.database))
+        store = AnnotationStore(project, Database(project.database), clean=True)
         return cls(project, store, Rounds(store))
 
     def close(self) -> None:

@@ -110,7 +110,7 @@ def sample_table(store: AnnotationStore, rounds: Rounds, *, annotator: str | Non
     if filter_ in _STATUS_ORDER:
         keep = status_array == filter_
     elif filter_ == "misclassified":
-        keep = columns["correct"] == False  # noqa: E712 - an object array of True/False/None
+        keep = np.array([value is False for value in columns["correct"]], dtype=bool)
     elif filter_ == "unrated":
         keep = np.array([value is None for value in columns["rating"]])
     elif filter_ != "all":

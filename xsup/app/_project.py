@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from xsup.app._files import check_name, read_json, write_json
+from xsup.app._files import NAME_PATTERN, check_name, read_json, write_json
 
 __all__ = ["FORMAT", "KIND_BY_NDIM", "Project", "create_project"]
 
@@ -82,7 +82,7 @@ class Project:
         return self.sample_shape[0] if self.kind == "raster_sequences" else None
 
     @cached_property
-    def X(self) -> np.ndarray:  # noqa: N802 - the data set's name
+    def X(self) -> np.ndarray:
         """The inputs, memory-mapped read-only."""
         X = np.load(self.path / "X.npy", mmap_mode="r", allow_pickle=False)
         if X.shape != self.x_shape:
@@ -115,7 +115,7 @@ class Project:
         if not folder.is_dir():
             return []
         return sorted(entry.name for entry in folder.iterdir()
-                      if entry.is_dir() and not entry.name.startswith("."))
+                      if entry.is_dir() and NAME_PATTERN.fullmatch(entry.name))
 
     @property
     def database(self) -> Path:

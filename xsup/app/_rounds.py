@@ -114,9 +114,9 @@ class Rounds:
         return done[-1] if done else None
 
     def check_done(self, round_: Any) -> int:
-        """``round_`` as an int if that round finished, else raise ``ValueError``."""
+        """``round_`` if that round finished, else raise ``ValueError`` (``TypeError``: not an int)."""
         if isinstance(round_, bool) or not isinstance(round_, int):
-            raise ValueError(f"round must be an integer; got {round_!r}.")
+            raise TypeError(f"round must be an integer; got {round_!r}.")
         try:
             status = self.info(round_)["status"]
         except UnknownRound as unknown:

@@ -81,7 +81,7 @@ def list_rounds(state: AppState, request: Request, body: Any) -> dict[str, Any]:
 def _flag(body: dict[str, Any], name: str) -> bool:
     value = body.get(name, False)
     if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false; got {value!r}.")
+        raise TypeError(f"{name} must be true or false; got {value!r}.")
     return value
 
 
@@ -90,7 +90,7 @@ def start_round(state: AppState, request: Request, body: Any) -> Response:
     """``POST /api/rounds``: start the next round (202); 409 while one runs."""
     body = {} if body is None else body
     if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object.")
+        raise TypeError("the body must be a JSON object.")
     unknown = sorted(set(body) - {"annotators", "merge", "wrong_reason_only", "source"})
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r}; fields: annotators, merge, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from xsup.app._arrays import array_bytes, jsonable, parse_values, values_json
 from xsup.app._http import AppState, endpoint, path_sample, query_annotator, query_int
 from xsup.app._listing import round_columns, sample_table
 
-__all__ = ["ROUTES", "sample_round", "value_ranges"]
+__all__ = ["ROUTES", "frame_of"]
 
 
 def _label(state: AppState, sample: int) -> Any:
@@ -60,19 +61,31 @@ def _dataset_ranges(X: np.ndarray) -> list[list[float]]:
     return np.stack([low, high], axis=1).tolist()
 
 
+def _finite_ranges(ranges: list[list[float]]) -> list[list[float]]:
+    return [pair if all(np.isfinite(pair)) else [0.0, 1.0] for pair in ranges]
+
+
 def value_ranges(state: AppState, sample: int) -> list[list[float]]:
-    """``[min, max]`` per channel (images), per feature (time series, tabular) for display."""
+    """``[min, max]`` per channel (images), per feature (time series, tabular) for display.
+
+    A channel or feature without a finite value (all NaN, infinite) gets ``[0, 1]``.
+    """
     project = state.project
-    x = np.asarray(project.X[sample], dtype=np.float64)
     if project.kind == "tabular":
         if "ranges" not in state.cache:
-            state.cache["ranges"] = _dataset_ranges(project.X)
+            state.cache["ranges"] = _finite_ranges(_dataset_ranges(project.X))
         return state.cache["ranges"]
+    x = np.asarray(project.X[sample], dtype=np.float64)
     if project.kind == "time_series":  # (T, F): per feature over time
-        return np.stack([np.nanmin(x, axis=0), np.nanmax(x, axis=0)], axis=1).tolist()
-    channels = x if project.kind == "images" else np.moveaxis(x, 1, 0)
-    flat = channels.reshape(len(channels), -1)
-    return np.stack([np.nanmin(flat, axis=1), np.nanmax(flat, axis=1)], axis=1).tolist()
+        columns = x.T
+    elif project.kind == "images":  # (C, H, W): per channel
+        columns = x.reshape(len(x), -1)
+    else:  # (T, C, H, W): per channel over every frame
+        columns = np.moveaxis(x, 1, 0).reshape(x.shape[1], -1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: [0, 1] below
+        ranges = np.stack([np.nanmin(columns, axis=1), np.nanmax(columns, axis=1)], axis=1)
+    return _finite_ranges(ranges.tolist())
 
 
 def sample_round(state: AppState, sample: int, round_: int,
@@ -161,7 +174,7 @@ def put_annotation(state: AppState, request: Request, body: Any) -> Response:
     sample = path_sample(state, request)
     annotator = query_annotator(request)
     if not isinstance(body, dict):
-        raise ValueError('the body must be {"shape": [...], "data": [...], "version": n}.')
+        raise TypeError('the body must be {"shape": [...], "data": [...], "version": n}.')
     shape = list(state.project.annotation_shape)
     if body.get("shape") != shape:
         raise ValueError(f"shape must be {shape}; got {body.get('shape')!r}.")

@@ -39,8 +39,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
-     b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+     (b"default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
+      b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")),
 ]
 
 
