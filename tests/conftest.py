@@ -141,6 +141,52 @@ def kill_during_saves_once(project: Path, seed: int, writers: int = 3) -> dict[s
             "database_ok": int(integrity == "ok")}
 
 
+class ThreadedAppServer:
+    """The app served by uvicorn in a thread of the test process: starts in milliseconds."""
+
+    def __init__(self, project: Path) -> None:
+        import socket
+
+        import uvicorn
+
+        from xsup.app import create_app
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        port = self.socket.getsockname()[1]
+        app = create_app(project, token=APP_TOKEN, port=port)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                                    timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
+                                       daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{port}"
+        self.first_url = f"{self.url}/?token={APP_TOKEN}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def threaded_app_server() -> Iterator[Callable[[Path], ThreadedAppServer]]:
+    """Serve projects from threads of the test process; every one is stopped at module end."""
+    pytest.importorskip("uvicorn", reason='the app needs the "app" extra: pip install -e ".[app]"')
+    servers: list[ThreadedAppServer] = []
+
+    def start(project: Path) -> ThreadedAppServer:
+        server = ThreadedAppServer(project)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def app_token() -> str:
     """The token of the servers :func:`app_server` starts."""

@@ -30,11 +30,11 @@ NAN = np.nan
 
 
 @pytest.fixture(scope="module")
-def sequences(tmp_path_factory, app_server):
+def sequences(tmp_path_factory, threaded_app_server):
     """A served project of raster sequences: 3 samples of 3 frames of 1 x 12 x 12."""
     X = np.random.default_rng(0).normal(size=(3, 3, 1, 12, 12)).astype("float32")
     folder = create_project(tmp_path_factory.mktemp("app") / "sequences", X, y=[0, 1, 0])
-    return folder, app_server(folder)
+    return folder, threaded_app_server(folder)
 
 
 @pytest.fixture
@@ -149,11 +149,11 @@ def test_a_stale_second_tab_gets_the_conflict_and_can_reload(browser, page, sequ
         stale.close()
 
 
-def test_time_series_are_annotated_as_boxes_of_time_steps_by_features(page, app_server,
+def test_time_series_are_annotated_as_boxes_of_time_steps_by_features(page, threaded_app_server,
                                                                       tmp_path_factory):
     X = np.random.default_rng(1).normal(size=(2, 20, 4)).astype("float32")  # (N, T, F)
     folder = create_project(tmp_path_factory.mktemp("ts") / "series", X)
-    open_app(page, app_server(folder))
+    open_app(page, threaded_app_server(folder))
     expect(page.locator("#tool-box")).to_have_class("active")
     drag(page, [(0.26, 0.3), (0.49, 0.7)])  # time steps 5-9, features 1-2
     expect(page.locator("#save-status")).to_have_text("saved")
@@ -164,7 +164,7 @@ def test_time_series_are_annotated_as_boxes_of_time_steps_by_features(page, app_
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory, app_server, app_token):
+def reviewed(tmp_path_factory, threaded_app_server, app_token):
     """Decoy digits with a few annotations and one finished round."""
     from xsup.datasets import load_decoy_digits
 
@@ -172,7 +172,7 @@ def reviewed(tmp_path_factory, app_server, app_token):
     folder = create_project(tmp_path_factory.mktemp("app") / "digits", X[:48], y[:48])
     set_estimator(folder, ExplanationSupervisedClassifier(max_epochs=2, batch_size=16, loss="rrr",
                                                           train_split=None, random_state=0))
-    server = app_server(folder)
+    server = threaded_app_server(folder)
     headers = {"Authorization": f"Bearer {app_token}"}
     with httpx.Client(base_url=server.url, headers=headers) as client:
         for sample in range(8):

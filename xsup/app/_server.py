@@ -145,5 +145,5 @@ def serve(path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 876
         line = f"xsup app: serving {project.path} at http://{shown}:{bound}/?token={token}"
         (announce or (lambda text: print(text, file=sys.stdout, flush=True)))(line)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                server_header=False)
+                                server_header=False, timeout_graceful_shutdown=2)
         uvicorn.Server(config).run(sockets=[sock])
