@@ -171,25 +171,29 @@ class ThreadedAppServer:
         self.socket.close()
 
 
-@pytest.fixture(scope="module")
-def threaded_app_server() -> Iterator[Callable[[Path], ThreadedAppServer]]:
-    """Serve projects from threads of the test process; every one is stopped at module end."""
+def _serve_projects(server_class: Callable[[Path], Any]) -> Iterator[Callable[[Path], Any]]:
+    """A factory of servers of one class; every server it started is stopped afterwards."""
     pytest.importorskip("uvicorn", reason='the app needs the "app" extra: pip install -e ".[app]"')
-    servers: list[ThreadedAppServer] = []
+    servers: list[Any] = []
 
-    def start(project: Path) -> ThreadedAppServer:
-        server = ThreadedAppServer(project)
-        servers.append(server)
-        return server
+    def start(project: Path) -> Any:
+        servers.append(server_class(project))
+        return servers[-1]
 
     yield start
     for server in servers:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def threaded_app_server() -> Iterator[Callable[[Path], ThreadedAppServer]]:
+    """Serve projects from threads of the test process; every one is stopped at module end."""
+    yield from _serve_projects(ThreadedAppServer)
+
+
 @pytest.fixture(scope="session")
 def app_token() -> str:
-    """The token of the servers :func:`app_server` starts."""
+    """The token of the servers the fixtures start."""
     return APP_TOKEN
 
 
@@ -203,18 +207,8 @@ def kill_during_saves() -> Callable[..., dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[Callable[[Path], AppServer]]:
-    """Start servers on projects; every one is stopped at the end of the test module."""
-    pytest.importorskip("uvicorn", reason='the app needs the "app" extra: pip install -e ".[app]"')
-    servers: list[AppServer] = []
-
-    def start(project: Path) -> AppServer:
-        server = AppServer(project)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    """Serve projects with ``xsup app`` subprocesses; every one is stopped at module end."""
+    yield from _serve_projects(AppServer)
 
 
 def chromium_path() -> str | None:

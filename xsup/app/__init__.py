@@ -8,7 +8,8 @@ and train the next round. :func:`load_annotations` returns the annotations
 as the ``E`` that ``fit`` takes.
 
 The server (:func:`serve`, :func:`create_app`) needs the ``app`` extra:
-``pip install "xsup[app]"``; the project functions need only numpy.
+``pip install "xsup[app]"`` (Starlette, uvicorn, and Pillow for PNG masks);
+the project functions work without it.
 """
 
 from typing import Any
@@ -23,14 +24,14 @@ __all__ = [
     "import_label_studio", "import_png_masks", "load_annotations", "serve", "set_estimator",
 ]
 
+try:
+    from xsup.app._server import create_app, serve
+except ImportError as missing:  # no "app" extra: the project functions above still work
+    _REASON = str(missing)
 
-def __getattr__(name: str) -> Any:
-    """Import the server on first use: it needs the optional ``app`` extra."""
-    if name in ("create_app", "serve"):
-        try:
-            from xsup.app import _server
-        except ImportError as error:
+    def __getattr__(name: str) -> Any:
+        """Say what to install when the server is asked for without Starlette and uvicorn."""
+        if name in ("create_app", "serve"):
             raise ImportError(f"xsup.app.{name} needs Starlette and uvicorn: "
-                              f'pip install "xsup[app]" ({error}).') from None
-        return getattr(_server, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+                              f'pip install "xsup[app]" ({_REASON}).')
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
