@@ -21,11 +21,22 @@ const app = {
 };
 window.xsupApp = app; // for tests and the benchmark (which time app.openSample and app.loadList)
 
+const ANNOTATOR = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/; // as the server checks it
+
 function annotator() {
-  return $("#annotator").value.trim() || "default";
+  const name = $("#annotator").value.trim();
+  return ANNOTATOR.test(name) ? name : "default";
 }
 
-function setSaveState(state, detail) {
+// Failures the page did not expect (the server stopped, a bad request) shown in the banner.
+function showError(message) {
+  const banner = $("#banner");
+  banner.hidden = false;
+  banner.textContent = `Error: ${message}`;
+}
+
+function setSaveState(state, detail, session) {
+  if (session !== app.session) return; // an earlier sample's save, still retrying in the background
   const label = $("#save-status");
   label.textContent = STATUS_TEXT[state] + (state === "failed" && detail ? `: ${detail}` : "");
   label.className = state;
@@ -109,7 +120,7 @@ async function openSample(id, frame = 0) {
   app.info = info;
   app.list.select(id);
   location.hash = `#/${app.tab}/${id}`;
-  setSaveState("saved");
+  setSaveState("saved", null, session);
   showDraftBanner();
   await showFrame(frame);
 }
@@ -273,6 +284,9 @@ function setUpControls() {
   $("#review-round").onchange = () => { app.round = Number($("#review-round").value); loadList(); openSample(app.sample, app.frame); };
   $("#channel").onchange = () => { app.channel = $("#channel").value === "rgb" ? "rgb" : Number($("#channel").value); showFrame(app.frame); };
   $("#annotator").onchange = async () => {
+    const field = $("#annotator");
+    field.setCustomValidity(ANNOTATOR.test(field.value.trim()) ? "" : "1 to 64 letters, digits, _ . - (not starting with . or -)");
+    if (!field.reportValidity()) return;
     localStorage.setItem("xsup-annotator", annotator());
     await loadList();
     await openSample(app.sample, app.frame);
@@ -280,6 +294,7 @@ function setUpControls() {
   $("#conflict-reload").onclick = async () => { $("#conflict-dialog").close(); await app.session.reload(); app.history.clear(); showFrame(app.frame); };
   $("#conflict-overwrite").onclick = () => { $("#conflict-dialog").close(); app.session.overwrite(Number($("#conflict-version").textContent)); };
   $("#conflict-download").onclick = () => app.session.download();
+  window.addEventListener("unhandledrejection", (event) => showError(event.reason?.message ?? String(event.reason)));
   window.addEventListener("beforeunload", (event) => {
     if (app.session && app.session.state !== "saved") { app.session.keepDraft(); event.preventDefault(); event.returnValue = ""; }
   });

@@ -52,7 +52,7 @@ export class Session {
 
   setState(state, detail) {
     this.state = state;
-    this.onState(state, detail);
+    this.onState(state, detail, this);
   }
 
   // A stroke changed the annotation: save it.
