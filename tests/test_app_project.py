@@ -318,3 +318,24 @@ def test_label_studio_export_is_imported_with_labels_and_sample_keys(frames, tmp
     assert import_label_studio(frames, export, samples={11: (1, 2), 12: (1, 0)},
                                annotator="mapped") == 1
     np.testing.assert_array_equal(load_annotations(frames, "mapped")[1, 2], mask.astype("float32"))
+
+
+def test_a_model_added_to_the_project_is_reviewed_as_a_round(images, monkeypatch):
+    from xsup.app._annotations import AnnotationStore as Store
+    from xsup.app._rounds import Rounds
+    from xsup.app._train import run_round
+
+    project = Project(images)
+    net = ExplanationSupervisedClassifier(max_epochs=1, train_split=None, verbose=0,
+                                          random_state=0).fit(project.X, project.y)
+    add_model(images, net)
+    monkeypatch.setattr(Rounds, "_launch", lambda self, k: run_round(self.project.path, k))
+    store = Store(project)
+    rounds = Rounds(store)
+    info = rounds.start(source="model")  # run here rather than in a process of its own
+    store.close()
+    assert info["status"] == "done" and info["source"] == "model"
+    results = rounds.results(info["round"])
+    np.testing.assert_allclose(results["outputs"], net.predict_proba(project.X), rtol=1e-5)
+    np.testing.assert_allclose(results["saliency"], net.explain(project.X), atol=1e-3)
+    assert results["classes"] == [0, 1] and np.isnan(results["iou"]).all()

@@ -3,16 +3,15 @@
 ``estimator.json`` holds ``{"estimator": "classifier" | "regressor", "params":
 {...}}``: the arguments of :class:`~xsup.ExplanationSupervisedClassifier` (or
 the regressor) as JSON values. It is data, never code. A model fitted
-outside the app goes in ``model/``: skorch parameter files written by
-``save_params`` (``params.pt``, loaded with ``torch.load(weights_only=True)``)
-or a pickle ``model.pkl`` (see :func:`load_model`).
+outside the app goes in ``model/`` as skorch parameter files written by
+``save_params`` (``params.pt``, loaded with ``torch.load(weights_only=True)``),
+never as a pickle (see :func:`load_model`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -169,29 +168,23 @@ def load_model(project: Project, folder: Path) -> Any:
     ``params.pt`` (with ``loss.pt`` and ``interpolator.pt`` when present) is
     loaded into a new estimator built from ``estimator.json``, through
     skorch's ``load_params``, which uses ``torch.load(weights_only=True)``:
-    tensors only, no code runs. Failing that, ``model.pkl`` is unpickled:
-    a pickle can run code, and is accepted only because nothing but the
-    project's owner can put it there (the app never writes a file whose
-    content a client sends, other than numeric annotations).
+    tensors only, no code runs. Pickled estimators are not read: unpickling
+    a file runs code from it.
     """
-    params = folder / "params.pt"
-    if params.is_file():
-        if project.y is None:
-            raise ValueError("loading model/params.pt needs the project's labels y (they give "
-                             "the classes and the network's outputs).")
-        net = build_estimator(project, max_epochs=0, train_split=None, verbose=0, warm_start=False)
-        X = np.asarray(project.X[:2])
-        y = project.y
-        E = np.full((len(X), *project.annotation_shape), np.nan, dtype=np.float32)
-        if _estimator_class("classifier") is type(net):
-            net.partial_fit(X, y[: len(X)], E, classes=np.unique(y))
-        else:
-            net.partial_fit(X, y[: len(X)], E)
-        files = {"f_params": params}
-        for key, name in (("f_loss", "loss.pt"), ("f_interpolator", "interpolator.pt")):
-            if (folder / name).is_file():
-                files[key] = folder / name
-        net.load_params(**files)
-        return net
-    with open(folder / "model.pkl", "rb") as file:
-        return pickle.load(file)  # the owner's own file, see the docstring
+    if project.y is None:
+        raise ValueError("loading model/params.pt needs the project's labels y (they give the "
+                         "classes and the network's outputs).")
+    net = build_estimator(project, max_epochs=0, train_split=None, verbose=0, warm_start=False)
+    X = np.asarray(project.X[:2])
+    y = project.y
+    E = np.full((len(X), *project.annotation_shape), np.nan, dtype=np.float32)
+    if _estimator_class("classifier") is type(net):
+        net.partial_fit(X, y[: len(X)], E, classes=np.unique(y))
+    else:
+        net.partial_fit(X, y[: len(X)], E)
+    files = {"f_params": folder / "params.pt"}
+    for key, name in (("f_loss", "loss.pt"), ("f_interpolator", "interpolator.pt")):
+        if (folder / name).is_file():
+            files[key] = folder / name
+    net.load_params(**files)
+    return net

@@ -9,7 +9,7 @@ A project is a folder that :func:`create_project` writes::
     annotations/NAME/   one file per annotated sample and annotator (see AnnotationStore)
     app.db              ratings, events and an index of the annotations (SQLite, WAL)
     rounds/K/           one folder per training round
-    model/              optional: a model fitted elsewhere (params.pt, or model.pkl)
+    model/              optional: a model fitted elsewhere (params.pt; see add_model)
 """
 
 from __future__ import annotations

@@ -175,9 +175,8 @@ class Rounds:
         if source not in ("train", "model"):
             raise ValueError(f"source must be 'train' or 'model'; got {source!r}.")
         model = self.project.path / "model"
-        if source == "model" and not any((model / name).is_file()
-                                         for name in ("params.pt", "model.pkl")):
-            raise ValueError("the project has no model/params.pt or model/model.pkl to review "
+        if source == "model" and not (model / "params.pt").is_file():
+            raise ValueError("the project has no model/params.pt to review "
                              "(add one with xsup.app.add_model).")
         if source == "train" and self.project.y is None:
             raise ValueError("the project has no labels y: create it with y to train rounds.")

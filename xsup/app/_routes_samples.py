@@ -32,7 +32,7 @@ def get_project(state: AppState, request: Request, body: Any) -> dict[str, Any]:
         "shape": list(project.sample_shape), "annotation_shape": list(project.annotation_shape),
         "n_frames": project.n_frames, "has_labels": project.has_labels,
         "annotators": project.annotators(), "estimator": project.estimator_config(),
-        "has_model": any((model / name).is_file() for name in ("params.pt", "model.pkl")),
+        "has_model": (model / "params.pt").is_file(),
     }
 
 
