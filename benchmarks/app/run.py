@@ -190,20 +190,20 @@ def write_report(results: dict) -> None:
                    "unreadable)."), ""]
     lines += [
         "What is timed:", "",
-        "- *sample list, page*: `loadList()` in the page, from the request to the rendered virtual "
+        ("- *sample list, page*: `loadList()` in the page, from the request to the rendered virtual "
         "list; *API alone*: a fresh HTTP client's GET of `/api/samples` (connection set-up and "
-        "JSON decoding in Python included).",
-        "- *open a frame*: `openSample(i)` in the page for 40 samples (a fifth annotated): the "
+        "JSON decoding in Python included)."),
+        ("- *open a frame*: `openSample(i)` in the page for 40 samples (a fifth annotated): the "
         "sample's facts, its input (1 MiB of float32) and its annotation (262,144 values as "
-        "JSON) fetched in parallel, then the input and annotation layers drawn.",
-        "- *brush segment*: the work of one pointer-move event of a stroke (the cells within the "
+        "JSON) fetched in parallel, then the input and annotation layers drawn."),
+        ("- *brush segment*: the work of one pointer-move event of a stroke (the cells within the "
         "brush along the segment, and redrawing that rectangle with `putImageData`), timed with "
         "`performance.now()` in the page over a 200-segment zigzag across the frame; the "
-        "browser's compositing of the next frame is not included.",
-        f"- the round behind the last row trained and explained {r['round_samples']} samples of "
-        f"1 x 16 x 16 in {r['round_seconds']:.0f} s.",
-        "- the kill test is `tests/conftest.py`'s `kill_during_saves_once` (512 x 512 "
-        "annotations), as in `tests/test_app_kill.py`, 50 times.", "",
+        "browser's compositing of the next frame is not included."),
+        (f"- the round behind the last row trained and explained {r['round_samples']} samples of "
+        f"1 x 16 x 16 in {r['round_seconds']:.0f} s."),
+        ("- the kill test is `tests/conftest.py`'s `kill_during_saves_once` (512 x 512 "
+        "annotations), as in `tests/test_app_kill.py`, 50 times."), "",
         "The machine was shared with other work while this ran; the numbers are indicative.", ""]
     (HERE / "results.md").write_text("\n".join(lines))
 
