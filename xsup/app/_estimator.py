@@ -151,8 +151,9 @@ def add_model(path: str | os.PathLike[str], estimator: Any) -> Path:
     check_is_fitted(estimator)
     project = Project(path)
     if tuple(estimator.input_spec_.sample_shape) != project.sample_shape:
-        raise ValueError(f"estimator was fitted on samples of shape {estimator.input_spec_.sample_shape}; "
-                         f"the project's samples have shape {project.sample_shape}.")
+        raise ValueError("estimator was fitted on samples of shape "
+                         f"{estimator.input_spec_.sample_shape}; the project's samples have shape "
+                         f"{project.sample_shape}.")
     set_estimator(path, type(estimator)(**estimator.get_params(deep=False)))
     folder = project.path / "model"
     folder.mkdir(exist_ok=True)

@@ -44,8 +44,9 @@ def _pillow() -> Any:
 def _framed_project(path: Any, what: str) -> Project:
     project = Project(path)
     if project.kind not in ("images", "raster_sequences"):
-        raise ValueError(f"{what} holds image masks; the project holds {project.kind.replace('_', ' ')}, "
-                         "whose annotations are not images.")
+        kind = project.kind.replace("_", " ")
+        raise ValueError(f"{what} holds image masks; the project holds {kind}, whose annotations "
+                         "are not images.")
     return project
 
 

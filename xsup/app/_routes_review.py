@@ -40,7 +40,10 @@ def get_saliency(state: AppState, request: Request, body: Any) -> Response:
 
 @endpoint
 def put_rating(state: AppState, request: Request, body: Any) -> dict[str, Any]:
-    """``PUT /api/samples/{i}/rating?annotator=NAME``: ``{"round": K, "rating": "right" | "wrong" | "unsure" | null}``."""
+    """``PUT /api/samples/{i}/rating?annotator=NAME``: set or withdraw a rating.
+
+    The body is ``{"round": K, "rating": "right" | "wrong" | "unsure" | null}``.
+    """
     sample = path_sample(state, request)
     annotator = query_annotator(request)
     if not isinstance(body, dict) or "rating" not in body:

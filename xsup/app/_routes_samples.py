@@ -38,7 +38,8 @@ def get_project(state: AppState, request: Request, body: Any) -> dict[str, Any]:
 
 @endpoint
 def list_samples(state: AppState, request: Request, body: Any) -> dict[str, Any]:
-    """``GET /api/samples``: ids, kind, shape, annotation status (and review columns), filtered and sorted."""
+    """``GET /api/samples``: ids, kind, shape, annotation status and review columns, filtered
+    and sorted."""
     query = request.query_params
     annotator = query_annotator(request) if "annotator" in query else None
     round_ = query_int(request, "round")
@@ -145,7 +146,8 @@ def _etag(version: int) -> dict[str, str]:
 
 @endpoint
 def get_annotation(state: AppState, request: Request, body: Any) -> Response:
-    """``GET /api/samples/{i}/annotation?annotator=NAME``: ``{"shape", "data", "version", "filled"}``."""
+    """``GET /api/samples/{i}/annotation?annotator=NAME``: ``{"shape", "data", "version",
+    "filled"}``."""
     sample = path_sample(state, request)
     record = state.store.read(query_annotator(request), sample)
     text = (f'{{"shape":{list(record.data.shape)},"data":{values_json(record.data)},'
@@ -170,7 +172,8 @@ def _expected_version(request: Request, body: dict[str, Any]) -> int:
 
 @endpoint
 def put_annotation(state: AppState, request: Request, body: Any) -> Response:
-    """``PUT /api/samples/{i}/annotation?annotator=NAME``: save, answer the new version (409 if stale)."""
+    """``PUT /api/samples/{i}/annotation?annotator=NAME``: save; answer the new version, 409
+    when stale."""
     sample = path_sample(state, request)
     annotator = query_annotator(request)
     if not isinstance(body, dict):

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Project(project_path).rounds_folder / str(round_)
     try:
         run_round(project_path, round_)
-    except Exception as error:  # noqa: BLE001 - any failure is reported to the page, traceback in log.txt
+    except Exception as error:  # noqa: BLE001 - any failure goes to the page (traceback: log.txt)
         traceback.print_exc()
         message = f"{type(error).__name__}: {error}".splitlines()[0]
         write_state(folder, status="failed", message=message, durable=True)
