@@ -7,13 +7,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from xsup.cli import bench, demo, plugins, tune
+from xsup.cli import app, bench, demo, plugins, tune
 from xsup.cli._arguments import UsageError
 
 __all__ = ["build_parser", "main"]
 
 #: Command modules, in the order ``xsup --help`` lists them.
-COMMANDS = (demo, bench, tune, plugins)
+COMMANDS = (demo, bench, tune, plugins, app)
 
 
 class _Parser(argparse.ArgumentParser):
