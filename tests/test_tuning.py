@@ -15,8 +15,11 @@ import numpy as np
 import optuna
 import pytest
 import sklearn
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna_integration import OptunaSearchCV
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -35,6 +38,9 @@ from xsup.tuning import (
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+#: Optuna's stale-trial retry callback (renamed in Optuna 4.9).
+RETRY = (getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+         or optuna.storages.RetryFailedTrialCallback)
 
 
 def _data(n=24, seed=0):
@@ -302,7 +308,7 @@ def test_heartbeat_fails_and_reruns_the_trial_of_a_killed_worker(tmp_path):
     stale = study.trials[running[0].number]
     assert stale.state == optuna.trial.TrialState.FAIL
     retried = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
-               and RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == stale.number]
+               and RETRY.retried_trial_number(t) == stale.number]
     assert len(retried) == 1 and retried[0].params == stale.params
 
 

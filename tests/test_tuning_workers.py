@@ -17,7 +17,8 @@ from xsup import ExplanationSupervisedClassifier
 from xsup.cli.main import main
 from xsup.metrics import explanation_scorer
 from xsup.tuning import TrialSeededSampler, load_study, resolve_storage, tune
-from xsup.tuning._storage import dashboard_command, open_study, storage_for_tune
+from xsup.tuning._storage import dashboard_command, storage_for_tune
+from xsup.tuning._study import open_study
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 COMPLETE = optuna.trial.TrialState.COMPLETE

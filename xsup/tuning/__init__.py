@@ -16,7 +16,8 @@ except ImportError as error:  # an optional dependency: say how to get it
 from xsup.tuning._pruning import FoldPruningCallback
 from xsup.tuning._sampler import TrialSeededSampler
 from xsup.tuning._search_space import SHARED_NAMES, as_grid, search_space
-from xsup.tuning._storage import load_study, resolve_storage
+from xsup.tuning._storage import resolve_storage
+from xsup.tuning._study import load_study
 from xsup.tuning._tune import tune
 
 __all__ = [

@@ -5,9 +5,9 @@ creates a study under a unique name. Workers started together on a fresh
 SQLite file or database race on both: one creates a table the other is
 creating, or stamps the schema version twice. The loser's error says that
 someone else got there first; the work is then done, so connecting again
-succeeds. :func:`connect` and :func:`open_study` retry such errors with a
-short, jittered back-off, and report every other failure in one line that
-names the storage.
+succeeds. :func:`connect` (and the study opening of ``_study.py``) retry such
+errors with a short, jittered back-off, and report every other failure in one
+line that names the storage.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import random
 import shlex
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import optuna
+from packaging.version import Version
 
 from xsup.tuning._checks import check_heartbeat
 
@@ -30,10 +31,9 @@ __all__ = [
     "connect",
     "dashboard_command",
     "describe_storage",
-    "load_study",
-    "open_study",
     "resolve_storage",
     "storage_for_tune",
+    "with_retries",
 ]
 
 T = TypeVar("T")
@@ -235,8 +235,14 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(inner).__name__
 
 
-def _with_retries(action: Callable[[], T], storage: Any) -> T:
-    """Run a storage set-up step, again while another worker's set-up of it is in progress."""
+def with_retries(action: Callable[[], T], storage: Any) -> T:
+    """Run a storage set-up step, again while another worker's set-up of it is in progress.
+
+    Raises
+    ------
+    ValueError
+        Any other storage error, in one line naming ``storage``.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
     errors = (SQLAlchemyError, optuna.exceptions.StorageInternalError)
@@ -260,6 +266,14 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+def _retry_callback() -> dict[str, Any]:
+    """Re-queue a stale trial's parameters, at most 3 times (Optuna < 4.9 names it differently)."""
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    if retry is not None:
+        return {"heartbeat_stale_trial_callback": retry(max_retry=3)}
+    return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=3)}
+
+
 def connect(
     url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None
 ) -> optuna.storages.RDBStorage:
@@ -275,20 +289,23 @@ def connect(
     ImportError
         The URL's database driver is not installed.
     """
+    if url.startswith("postgres") and Version(optuna.__version__) < Version("4.5"):
+        raise ImportError(
+            f"storage {describe_storage(url)}: PostgreSQL storages need optuna>=4.5 (older "
+            f'versions fail to read the best trial); pip install "xsup[postgres]".'
+        )
+
     def build() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():  # Optuna marks the heartbeat experimental; asked for here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            callback = (
-                optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-                if heartbeat_interval is not None else None
-            )
+            retry = _retry_callback() if heartbeat_interval is not None else {}
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period, heartbeat_stale_trial_callback=callback,
+                grace_period=grace_period, **retry,
             )
 
     try:
-        return _with_retries(build, url)
+        return with_retries(build, url)
     except ImportError as error:
         hint = ' (pip install "xsup[postgres]")' if url.startswith("postgres") else ""
         raise ImportError(
@@ -326,88 +343,6 @@ def storage_for_tune(
     url = resolve_storage(storage, heartbeat_interval=heartbeat_interval,
                           grace_period=grace_period)
     return connect(url) if isinstance(url, str) else url
-
-
-def open_study(
-    storage: Any,
-    study_name: str | None,
-    directions: Sequence[str],
-    *,
-    sampler: optuna.samplers.BaseSampler | None = None,
-    pruner: optuna.pruners.BasePruner | None = None,
-    metric_names: Sequence[str] | None = None,
-) -> optuna.Study:
-    """Create the study, or join it when another worker created it first.
-
-    A joined study must have the same ``directions``; ``metric_names`` are
-    stored once, by the first worker.
-
-    Raises
-    ------
-    ValueError
-        The stored study optimises other directions, or the storage fails.
-    """
-    study = _with_retries(
-        lambda: optuna.create_study(
-            storage=storage, study_name=study_name, directions=list(directions),
-            sampler=sampler, pruner=pruner, load_if_exists=True,
-        ),
-        storage,
-    )
-    stored = [direction.name.lower() for direction in study.directions]
-    if stored != list(directions):
-        raise ValueError(
-            f"study_name {study.study_name!r} in storage {describe_storage(storage)} optimises "
-            f"{stored}, but the scoring asks for {list(directions)}; choose another study_name."
-        )
-    if metric_names is not None and study.metric_names is None:
-        with warnings.catch_warnings():  # Optuna marks metric names experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            _with_retries(lambda: study.set_metric_names(list(metric_names)), storage)
-    return study
-
-
-def load_study(storage: Any, study_name: str = "xsup-tune") -> optuna.Study:
-    """Open a stored study to read it, also while workers are still creating it.
-
-    Parameters
-    ----------
-    storage : str, os.PathLike or optuna storage
-        As in :func:`resolve_storage`.
-    study_name : str, default="xsup-tune"
-        The name ``tune`` stores studies under unless told otherwise.
-
-    Returns
-    -------
-    optuna.Study
-
-    Raises
-    ------
-    KeyError
-        The storage holds no study of that name (yet).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "search.db"
-    >>> load_study(path)
-    Traceback (most recent call last):
-    ...
-    KeyError: "no study named 'xsup-tune' in storage ...; it holds none."
-    """
-    resolved = resolve_storage(storage)
-    if isinstance(resolved, str):
-        resolved = connect(resolved)
-    try:
-        return _with_retries(
-            lambda: optuna.load_study(study_name=study_name, storage=resolved), resolved
-        )
-    except KeyError:
-        names = optuna.get_all_study_names(resolved)
-        raise KeyError(
-            f"no study named {study_name!r} in storage {describe_storage(resolved)}; it holds "
-            f"{', '.join(repr(name) for name in names) or 'none'}."
-        ) from None
 
 
 def dashboard_command(storage: Any) -> str | None:

@@ -20,12 +20,16 @@ from xsup.tuning._folds import final_step, fit_and_score
 from xsup.tuning._pruning import FoldPruningCallback
 from xsup.tuning._sampler import TrialSeededSampler
 from xsup.tuning._search_space import search_space
-from xsup.tuning._storage import open_study, storage_for_tune
+from xsup.tuning._storage import storage_for_tune
+from xsup.tuning._study import open_study
 from xsup.validation import check_tune_arguments
 
 __all__ = ["tune"]
 
 _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+#: What Optuna raises on writing to a trial that has finished (a plain RuntimeError in older Optuna).
+_UPDATE_FINISHED = getattr(optuna.exceptions, "UpdateFinishedTrialError", RuntimeError)
 
 
 def _suggest(trial: optuna.trial.Trial, name: str, distribution: Any) -> Any:
@@ -299,7 +303,7 @@ class _Watched:
         self.number, self.raised = trial.number, False
         try:
             return self.objective(trial)
-        except (optuna.TrialPruned, optuna.exceptions.UpdateFinishedTrialError):
+        except (optuna.TrialPruned, _UPDATE_FINISHED):
             raise
         except BaseException:
             self.raised = True
@@ -335,7 +339,7 @@ def _optimize(
                 show_progress_bar=show_progress_bar,
             )
             return
-        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+        except (_UPDATE_FINISHED, ValueError):
             if not objective.taken_over(study):
                 raise
             warnings.warn(
