@@ -275,6 +275,7 @@ def test_cli_tune_takes_every_plugin_kind_and_shows_the_dashboard_command(npz, t
     assert (params["explainer"], params["module"], params["interpolator"]) == (
         "gradient", "cnn", "none")
     assert load_study(storage, "cli").user_attrs["estimator_params"]["random_state"] == 0
+    assert load_study(storage, "cli").metric_names == ["accuracy"]
 
 
 @pytest.mark.parametrize(
@@ -293,13 +294,16 @@ def test_cli_tune_takes_every_plugin_kind_and_shows_the_dashboard_command(npz, t
          r"--heartbeat 5: needs --storage naming a SQLite file"),
         (["--seed", "x"], r"argument --seed: must be a non-negative integer; got 'x'"),
         (["--heartbeat", "-1"], r"argument --heartbeat: must be a non-negative integer"),
+        (["--config", "{config}"], r"--config .*config\.json: unknown parameter 'sigmaa'"),
     ],
 )
 def test_cli_tune_refuses_bad_options_before_any_work(options, message, npz, tmp_path, capsys,
                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken.txt").write_text("a file")
-    options = [o.format(file=tmp_path / "taken.txt", dir=tmp_path) for o in options]
+    (tmp_path / "config.json").write_text('{"sigmaa": 1.0}')
+    options = [o.format(file=tmp_path / "taken.txt", dir=tmp_path, config=tmp_path / "config.json")
+               for o in options]
     storage = tmp_path / "never.db"
     argv = ["tune", "--npz", npz, "--loss", "gradia", "--storage", str(storage), *options]
     with warnings.catch_warnings():

@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.config) if args.config is not None else {}
     names = _plugin_names(args, config)
     loss = names["loss"]
-    storage = _open_storage(args.storage, args.heartbeat)
+    _check_storage(args.storage, args.heartbeat)
     X, y, E = load_data(None if args.npz else args.data, args.npz, quick=args.quick, seed=args.seed)
     _check_data(X, y, E, f"--npz {args.npz}" if args.npz else f"--data {args.data}")
     base: dict[str, Any] = {
@@ -246,13 +246,14 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         config["max_epochs"] = args.epochs
     net = check_config(config, ExplanationSupervisedClassifier, base, args.config)
+    storage = _open_storage(args.storage, args.heartbeat)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported below
     hint = _dashboard_hint(args.storage) if args.storage is not None else None
     if hint is not None:
         print(hint, flush=True)
     try:
-        study = tune(net, X, y, E, n_trials=args.trials, cv=args.cv, storage=storage,
-                     study_name=args.study_name, random_state=args.seed)
+        study = tune(net, X, y, E, n_trials=args.trials, cv=args.cv, scoring="accuracy",
+                     storage=storage, study_name=args.study_name, random_state=args.seed)
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(f"trials: {len(study.trials)}  best score: {study.best_value:.4f}")
@@ -267,16 +268,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_storage(storage: str | None, heartbeat: int | None) -> Any:
-    """The storage ``--storage`` names, opened before the data are loaded (errors come first)."""
-    from xsup.tuning._storage import storage_for_tune
+def _check_storage(storage: str | None, heartbeat: int | None) -> None:
+    """``--storage`` and ``--heartbeat`` checked without opening anything."""
+    from xsup.tuning._storage import SQLITE_SUFFIXES, check_location
 
-    if heartbeat and not (storage and ("://" in storage or storage.endswith((".db", ".sqlite",
-                                                                             ".sqlite3")))):
+    if storage is None:
+        if heartbeat:
+            raise UsageError(f"--heartbeat {heartbeat}: needs --storage naming a SQLite file "
+                             "(.db) or a database URL, where heartbeats are recorded.")
+        return
+    try:
+        location = check_location(storage)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"--{error}") from None
+    if heartbeat and "://" not in location and not location.endswith(SQLITE_SUFFIXES):
         raise UsageError(f"--heartbeat {heartbeat}: needs --storage naming a SQLite file (.db) "
                          "or a database URL, where heartbeats are recorded.")
+
+
+def _open_storage(storage: str | None, heartbeat: int | None) -> Any:
+    """The storage ``--storage`` names, connected (a database's tables created)."""
+    from xsup.tuning._storage import storage_for_tune
+
     interval = {None: "auto", 0: None}.get(heartbeat, heartbeat)
     try:
         return storage_for_tune(storage, heartbeat_interval=interval)
-    except (ValueError, TypeError, ImportError) as error:
+    except (ValueError, ImportError) as error:
         raise UsageError(f"--{error}" if str(error).startswith("storage ") else str(error)) from None

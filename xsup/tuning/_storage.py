@@ -28,6 +28,8 @@ from xsup.tuning._checks import check_heartbeat
 
 __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL",
+    "SQLITE_SUFFIXES",
+    "check_location",
     "connect",
     "dashboard_command",
     "describe_storage",
@@ -39,7 +41,8 @@ __all__ = [
 T = TypeVar("T")
 
 _JOURNAL_SUFFIXES = (".log", ".journal")
-_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+#: Suffixes of the paths taken for SQLite files.
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 #: Seconds between heartbeats of a running trial when ``tune`` stores the study in a database.
 DEFAULT_HEARTBEAT_INTERVAL = 60
@@ -126,6 +129,26 @@ def resolve_storage(
         return connect(url, heartbeat_interval=interval, grace_period=grace)
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
         return storage
+    location = check_location(storage)
+    if "://" in location:
+        return location
+    if location.endswith(SQLITE_SUFFIXES):
+        return f"sqlite:///{location}"
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(location))
+
+
+def check_location(storage: Any) -> str:
+    """Check a storage path or URL without opening anything; the URL, or the absolute path.
+
+    Raises
+    ------
+    TypeError
+        Not a path or a URL.
+    ValueError
+        A path with another suffix, or whose folder does not exist.
+    """
     if not isinstance(storage, (str, os.PathLike)):
         raise TypeError(
             f"storage must be None, a path, a database URL or an optuna storage; got "
@@ -137,18 +160,14 @@ def resolve_storage(
         _check_sqlite_folder(url, text)
         return url
     path = os.path.abspath(text)
-    if not path.endswith(_SQLITE_SUFFIXES + _JOURNAL_SUFFIXES):
+    if not path.endswith(SQLITE_SUFFIXES + _JOURNAL_SUFFIXES):
         raise ValueError(
             f"storage {text!r}: expected a database URL (e.g. 'postgresql+psycopg://...'), a "
-            f"SQLite file ending {'/'.join(_SQLITE_SUFFIXES)} or a journal file ending "
+            f"SQLite file ending {'/'.join(SQLITE_SUFFIXES)} or a journal file ending "
             f"{'/'.join(_JOURNAL_SUFFIXES)}."
         )
     _check_folder(path, text)
-    if path.endswith(_SQLITE_SUFFIXES):
-        return f"sqlite:///{path}"
-    from optuna.storages.journal import JournalFileBackend
-
-    return optuna.storages.JournalStorage(JournalFileBackend(path))
+    return path
 
 
 def _check_folder(path: str, text: str, written: str | None = None) -> None:

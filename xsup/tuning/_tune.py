@@ -16,6 +16,7 @@ from sklearn.model_selection import check_cv
 
 from xsup.tuning._attributes import estimator_attributes, metric_names, worker_name
 from xsup.tuning._checks import check_positive_int, check_random_state, check_timeout
+from xsup.tuning._folds import RowView, _take  # noqa: F401 - also imported from this module
 from xsup.tuning._folds import final_step, fit_and_score
 from xsup.tuning._pruning import FoldPruningCallback
 from xsup.tuning._sampler import TrialSeededSampler
