@@ -15,11 +15,8 @@ import numpy as np
 import optuna
 import pytest
 import sklearn
-from optuna.distributions import (
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna_integration import OptunaSearchCV
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -28,19 +25,10 @@ from skorch.dataset import ValidSplit
 
 from xsup import ExplanationSupervisedClassifier
 from xsup.metrics import explanation_scorer
-from xsup.tuning import (
-    FoldPruningCallback,
-    as_grid,
-    load_study,
-    resolve_storage,
-    search_space,
-    tune,
-)
+from xsup.tuning import FoldPruningCallback, as_grid, load_study, resolve_storage, search_space
+from xsup.tuning import tune
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-#: Optuna's stale-trial retry callback (renamed in Optuna 4.9).
-RETRY = (getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-         or optuna.storages.RetryFailedTrialCallback)
 
 
 def _data(n=24, seed=0):
@@ -308,7 +296,7 @@ def test_heartbeat_fails_and_reruns_the_trial_of_a_killed_worker(tmp_path):
     stale = study.trials[running[0].number]
     assert stale.state == optuna.trial.TrialState.FAIL
     retried = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
-               and RETRY.retried_trial_number(t) == stale.number]
+               and RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == stale.number]
     assert len(retried) == 1 and retried[0].params == stale.params
 
 

@@ -1,10 +1,10 @@
-"""Tuning against a real PostgreSQL server: concurrent starts, several ``xsup tune`` workers, a kill.
+"""Shared tuning storages: concurrent starts on each, and several ``xsup tune`` workers on PostgreSQL.
 
-A throwaway cluster is created with ``initdb`` in a temporary folder and
-served on a Unix socket there (no TCP port), for this module only. The tests
-skip when no PostgreSQL server binaries or no psycopg are installed; with
-``XSUP_REQUIRE_POSTGRES=1`` (set by CI) they fail instead, so that CI never
-skips them silently.
+A throwaway PostgreSQL cluster is created with ``initdb`` in a temporary
+folder and served on a Unix socket there (no TCP port), for this module only.
+The tests that need it skip when no PostgreSQL server binaries or no psycopg
+are installed; with ``XSUP_REQUIRE_POSTGRES=1`` (set by CI) they fail
+instead, so that CI never skips them silently.
 """
 
 from __future__ import annotations
@@ -138,15 +138,25 @@ def _images(n=24):
 # --- in-process -------------------------------------------------------------------------------
 
 
-def test_workers_starting_together_on_a_fresh_database_all_start(postgres):
+@pytest.fixture(params=["sqlite", "journal", "postgresql"])
+def new_storage(request, tmp_path):
+    """A maker of new, empty storages of one kind (a file path, or a database URL)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").create_database
+    suffix = ".db" if request.param == "sqlite" else ".journal"
+    return lambda name: tmp_path / f"{name}{suffix}"
+
+
+def test_workers_starting_together_on_a_fresh_storage_all_start(new_storage):
+    """Four workers open one study on a storage nobody created; plain Optuna crashes some."""
     for attempt in range(3):
-        url = postgres.create_database(f"start{attempt}")
+        storage = new_storage(f"start{attempt}")
         barrier, errors, ids = threading.Barrier(4), [], []
 
-        def start(url=url, barrier=barrier, errors=errors, ids=ids):
+        def start(storage=storage, barrier=barrier, errors=errors, ids=ids):
             barrier.wait()
             try:
-                study = open_study(storage_for_tune(url), "shared", ["maximize", "maximize"],
+                study = open_study(storage_for_tune(storage), "shared", ["maximize", "maximize"],
                                    metric_names=["accuracy", "explanation_iou"])
                 ids.append(study._study_id)
             except Exception as error:  # noqa: BLE001 - every crash is the failure looked for
@@ -159,7 +169,7 @@ def test_workers_starting_together_on_a_fresh_database_all_start(postgres):
             thread.join()
         assert not errors, errors
         assert len(ids) == 4 and len(set(ids)) == 1
-        assert load_study(url, "shared").metric_names == ["accuracy", "explanation_iou"]
+        assert load_study(storage, "shared").metric_names == ["accuracy", "explanation_iou"]
 
 
 def test_tune_resumes_a_postgres_study_without_replaying_seeded_trials(postgres):

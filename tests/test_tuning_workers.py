@@ -1,12 +1,12 @@
 """Tuning with several workers: seeding that never replays, safe concurrent starts, bad arguments.
 
-The server-backed scenarios (several ``xsup tune`` processes on PostgreSQL, a
-worker killed mid-trial) are in test_tuning_postgres.py.
+Concurrent starts on every storage and the server-backed scenarios (several
+``xsup tune`` processes on PostgreSQL, a worker killed mid-trial) are in
+test_tuning_postgres.py.
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
 
 import numpy as np
@@ -18,7 +18,6 @@ from xsup.cli.main import main
 from xsup.metrics import explanation_scorer
 from xsup.tuning import TrialSeededSampler, load_study, resolve_storage, tune
 from xsup.tuning._storage import dashboard_command, storage_for_tune
-from xsup.tuning._study import open_study
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 COMPLETE = optuna.trial.TrialState.COMPLETE
@@ -103,33 +102,7 @@ def test_trial_seeded_sampler_wraps_another_sampler():
     assert len({trial.params["x"] for trial in study.trials}) == 3
 
 
-# --- concurrent starts ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("filename", ["fresh.db", "fresh.journal"])
-def test_workers_starting_together_on_a_fresh_storage_all_start(tmp_path, filename):
-    """Four workers open one study on a file nobody created; plain Optuna crashes some of them."""
-    for attempt in range(3):
-        path = tmp_path / f"{attempt}-{filename}"
-        barrier, errors, studies = threading.Barrier(4), [], []
-
-        def start(path=path, barrier=barrier, errors=errors, studies=studies):
-            barrier.wait()
-            try:
-                storage = storage_for_tune(path)
-                studies.append(open_study(storage, "shared", ["maximize"],
-                                          metric_names=["accuracy"]))
-            except Exception as error:  # noqa: BLE001 - every crash is the failure looked for
-                errors.append(error)
-
-        threads = [threading.Thread(target=start) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert not errors, errors
-        assert {study._study_id for study in studies} == {studies[0]._study_id}
-        assert load_study(path, "shared").metric_names == ["accuracy"]
+# --- reading a stored study -------------------------------------------------------------------
 
 
 def test_load_study_names_the_missing_study(tmp_path):

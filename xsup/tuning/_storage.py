@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import optuna
-from packaging.version import Version
 
 from xsup.tuning._checks import check_heartbeat
 
@@ -285,14 +284,6 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
-def _retry_callback() -> dict[str, Any]:
-    """Re-queue a stale trial's parameters, at most 3 times (Optuna < 4.9 names it differently)."""
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    if retry is not None:
-        return {"heartbeat_stale_trial_callback": retry(max_retry=3)}
-    return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=3)}
-
-
 def connect(
     url: str, *, heartbeat_interval: int | None = None, grace_period: int | None = None
 ) -> optuna.storages.RDBStorage:
@@ -308,19 +299,14 @@ def connect(
     ImportError
         The URL's database driver is not installed.
     """
-    if url.startswith("postgres") and Version(optuna.__version__) < Version("4.5"):
-        raise ImportError(
-            f"storage {describe_storage(url)}: PostgreSQL storages need optuna>=4.5 (older "
-            f'versions fail to read the best trial); pip install "xsup[postgres]".'
-        )
-
     def build() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():  # Optuna marks the heartbeat experimental; asked for here
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = _retry_callback() if heartbeat_interval is not None else {}
+            retry = (optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+                     if heartbeat_interval is not None else None)
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=_engine_kwargs(url), heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period, **retry,
+                grace_period=grace_period, heartbeat_stale_trial_callback=retry,
             )
 
     try:

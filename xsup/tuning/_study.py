@@ -26,11 +26,13 @@ def open_study(
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
     metric_names: Sequence[str] | None = None,
+    user_attrs: dict[str, Any] | None = None,
 ) -> optuna.Study:
     """Create the study, or join it when another worker created it first.
 
-    A joined study must have the same ``directions``; ``metric_names`` are
-    stored once, by the first worker.
+    A joined study must have the same ``directions``; ``metric_names`` and
+    the ``user_attrs`` the study does not hold yet are stored by the first
+    worker that gets there.
 
     Raises
     ------
@@ -54,6 +56,10 @@ def open_study(
         with warnings.catch_warnings():  # Optuna marks metric names experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             with_retries(lambda: study.set_metric_names(list(metric_names)), storage)
+    missing = {key: value for key, value in (user_attrs or {}).items()
+               if key not in study.user_attrs}
+    for key, value in missing.items():
+        with_retries(lambda key=key, value=value: study.set_user_attr(key, value), storage)
     return study
 
 

@@ -29,9 +29,6 @@ __all__ = ["tune"]
 
 _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
-#: What Optuna raises on writing to a trial that has finished (a plain RuntimeError in older Optuna).
-_UPDATE_FINISHED = getattr(optuna.exceptions, "UpdateFinishedTrialError", RuntimeError)
-
 
 def _suggest(trial: optuna.trial.Trial, name: str, distribution: Any) -> Any:
     """Sample one parameter from an Optuna distribution through the trial's public API."""
@@ -149,9 +146,9 @@ def tune(
     pruning_monitor : str, default="valid_loss"
         History column reported to the pruner.
     sampler, pruner : optuna sampler / pruner or None
-        Defaults: :class:`TrialSeededSampler` ``(random_state)`` (a TPE
-        sampler seeded per trial; ``TPESampler()`` when ``random_state`` is
-        None) and ``MedianPruner()``.
+        Defaults: ``TrialSeededSampler(random_state)``, a TPE sampler seeded
+        per trial (see :class:`TrialSeededSampler`; ``TPESampler()`` when
+        ``random_state`` is None), and ``MedianPruner()``.
     n_jobs : int, default=1
         Folds fitted in parallel through joblib (``-1``: all cores). The
         backend is joblib's current one (loky processes by default; a Dask or
@@ -193,6 +190,8 @@ def tune(
         with other directions.
     TypeError
         ``timeout`` or ``random_state`` of the wrong type.
+    ImportError
+        The database driver of a ``storage`` URL is not installed.
 
     Notes
     -----
@@ -255,10 +254,8 @@ def tune(
         storage, study_name, directions, sampler=sampler,
         pruner=pruner if pruner is not None else optuna.pruners.MedianPruner(),
         metric_names=metric_names(scoring_list),
+        user_attrs=estimator_attributes(estimator, final, space, splitter, len(X)),
     )
-    for key, value in estimator_attributes(estimator, final, space, splitter, len(X)).items():
-        if key not in study.user_attrs:
-            study.set_user_attr(key, value)
     sign = -1 if pruning_monitor.endswith("loss") and directions[0] == "maximize" else 1
     max_epochs = int(getattr(final, "max_epochs", 1))
     worker = worker_name()
@@ -304,7 +301,7 @@ class _Watched:
         self.number, self.raised = trial.number, False
         try:
             return self.objective(trial)
-        except (optuna.TrialPruned, _UPDATE_FINISHED):
+        except (optuna.TrialPruned, optuna.exceptions.UpdateFinishedTrialError):
             raise
         except BaseException:
             self.raised = True
@@ -340,7 +337,7 @@ def _optimize(
                 show_progress_bar=show_progress_bar,
             )
             return
-        except (_UPDATE_FINISHED, ValueError):
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
             if not objective.taken_over(study):
                 raise
             warnings.warn(
