@@ -49,14 +49,18 @@ import sys, time, numpy as np, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 from xsup import ExplanationSupervisedClassifier
 from xsup.tuning import tune
-storage, plain, target, start = sys.argv[1], sys.argv[2] == "plain", int(sys.argv[3]), float(sys.argv[4])
+storage, plain, target, pause = sys.argv[1], sys.argv[2] == "plain", int(sys.argv[3]), float(sys.argv[4])
 X = np.random.default_rng(0).normal(size=(24, 1, 6, 6)).astype("float32")
 y = (X[:, 0, :3, :3].mean(axis=(1, 2)) > 0).astype(int)
 E = np.full((24, 6, 6), -1.0, dtype="float32"); E[:, :3, :3] = 1
 net = ExplanationSupervisedClassifier(loss="gradia", max_epochs=1, train_split=None, verbose=0,
                                       random_state=0, batch_size=16)
-time.sleep(max(0.0, start - time.time()))
-tune(net, X, y, E, n_trials=target, cv=2, storage=storage, random_state=0,
+def waiting(estimator, X, y):  # a fold that also waits, as for an accelerator
+    time.sleep(pause)
+    return float((estimator.predict(X) == y).mean())
+time.sleep(max(0.0, float(sys.argv[5]) - time.time()))
+tune(net, X, y, E, n_trials=target, cv=2, storage=storage, random_state=0, scoring=waiting,
+     heartbeat_interval=2 if "://" in storage else "auto",
      sampler=optuna.samplers.TPESampler(seed=0) if plain else None)
 """
 
@@ -74,13 +78,17 @@ else:
 """
 
 
-def _together(script: str, argument_lists: list[list[str]], lead: float) -> list[int]:
-    """Start one process per argument list, all released at the same instant; exit codes."""
+def _launch(script: str, argument_lists: list[list[str]], lead: float) -> list:
+    """One process per argument list, all released at the same instant, ``lead`` s from now."""
     start = str(time.time() + lead)
-    processes = [subprocess.Popen([sys.executable, "-c", script, *arguments, start], env=ENV,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for arguments in argument_lists]
-    return [process.wait(timeout=600) for process in processes]
+    return [subprocess.Popen([sys.executable, "-c", script, *arguments, start], env=ENV,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for arguments in argument_lists]
+
+
+def _together(script: str, argument_lists: list[list[str]], lead: float) -> list[int]:
+    """Exit codes of processes started together (see :func:`_launch`)."""
+    return [process.wait(timeout=600) for process in _launch(script, argument_lists, lead)]
 
 
 def _replays(study) -> dict:
@@ -116,7 +124,7 @@ def measure_replays(folder: Path) -> dict:
         results[f"resume, {seeding}"] = _replays(study)
         for workers in (2, 3):
             path = folder / f"workers{workers}-{seeding}.journal"
-            arguments = [[str(path), "plain" if seeding == "plain" else "ours", "12"]] * workers
+            arguments = [[str(path), "plain" if seeding == "plain" else "ours", "12", "0"]] * workers
             codes = _together(_SEARCH, arguments, lead=20.0)
             results[f"{workers} workers, {seeding}"] = {**_replays(load_study(path)),
                                                         "exit_codes": codes}
@@ -147,8 +155,13 @@ def _cli(argv: list[str], log: Path) -> subprocess.Popen:
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
-def measure_workers(server, tests, folder: Path) -> dict:
-    """Wall time of 1 and of 3 ``xsup tune`` workers (one killed mid-trial), target 12."""
+def measure_workers(server, tests, folder: Path, kind: str) -> dict:
+    """1 and 3 workers (one killed mid-trial) on PostgreSQL, target 12.
+
+    ``kind="cpu"``: ``xsup tune`` processes training on the CPU. ``"waiting"``:
+    ``tune`` processes whose folds also wait 1.5 s, as trials that wait on an
+    accelerator or another machine do.
+    """
     import optuna
 
     from xsup.tuning import load_study
@@ -156,11 +169,15 @@ def measure_workers(server, tests, folder: Path) -> dict:
 
     results = {}
     for workers in (1, 3):
-        url = server.create_database(f"workers{workers}")
-        argv = ["--data", "digits", "--quick", "--loss", "gradia", "--epochs", "30", "--cv", "2",
-                "--trials", "12", "--storage", url, "--study-name", "s", "--heartbeat", "2"]
+        url = server.create_database(f"{kind}{workers}")
         began = time.monotonic()
-        processes = [_cli(argv, folder / f"w{workers}-{i}.log") for i in range(workers)]
+        if kind == "cpu":
+            argv = ["--data", "digits", "--quick", "--loss", "gradia", "--epochs", "100",
+                    "--cv", "2", "--trials", "12", "--storage", url, "--study-name", "xsup-tune",
+                    "--heartbeat", "2"]
+            processes = [_cli(argv, folder / f"{kind}{workers}-{i}.log") for i in range(workers)]
+        else:
+            processes = _launch(_SEARCH, [[url, "ours", "12", "1.5"]] * workers, lead=0.0)
         killed = None
         if workers > 1:  # once a few trials are done, kill the first worker in its trial
             storage = connect(url)
@@ -168,21 +185,25 @@ def measure_workers(server, tests, folder: Path) -> dict:
             while complete < 3:
                 time.sleep(0.2)
                 with contextlib.suppress(KeyError):  # the study is not created yet
-                    complete = len(load_study(storage, "s").get_trials(
+                    complete = len(load_study(storage).get_trials(
                         states=(optuna.trial.TrialState.COMPLETE,)))
-            killed = tests._kill_mid_trial(processes[0], storage, "s").number
+            killed = tests._kill_mid_trial(processes[0], storage, "xsup-tune").number
         codes = [process.wait(timeout=1800) for process in processes]
         wall = time.monotonic() - began
-        trials = load_study(url, "s").trials
+        trials = load_study(url).trials
         states = [trial.state.name for trial in trials]
-        sets = [tuple(sorted(t.params.items())) for t in trials if t.state.name == "COMPLETE"]
-        retried = [t.number for t in trials if killed is not None
-                   and t.state.name == "COMPLETE" and t.system_attrs.get("failed_trial") == killed]
-        results[f"{workers} worker(s)"] = {
-            "wall_seconds": round(wall, 1), "exit_codes": codes,
+        complete = [t for t in trials if t.state.name == "COMPLETE"]
+        sets = [tuple(sorted(t.params.items())) for t in complete]
+        durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in complete]
+        results[f"{kind}, {workers} worker(s)"] = {
+            "wall_seconds": round(wall, 1),
+            "mean_trial_seconds": round(sum(durations) / len(durations), 2),
             "COMPLETE": states.count("COMPLETE"), "FAIL": states.count("FAIL"),
             "RUNNING": states.count("RUNNING"), "duplicates": len(sets) - len(set(sets)),
-            "killed_trial": killed, "retried_as": retried,
+            "killed_trial": killed,
+            "retried_as": [t.number for t in complete if killed is not None
+                           and t.system_attrs.get("failed_trial") == killed],
+            "exit_codes": codes,
         }
     return results
 
@@ -220,13 +241,15 @@ def write_report(results: dict) -> None:
         "",
         "## PostgreSQL: 3 workers, one killed, against 1 worker",
         "",
-        "`xsup tune --data digits --quick --loss gradia --epochs 30 --cv 2 --trials 12",
-        "--heartbeat 2` on a local PostgreSQL server. With 3 workers the first is SIGKILLed",
-        "in a trial once the study holds 3 complete trials; its trial is failed after the",
-        "grace period (4 s) and retried. The machine's cores are shared by the workers and",
-        "the server, so the wall-time ratio is bounded by the core count, not the workers.",
+        "Target 12 on a local PostgreSQL server, heartbeat every 2 s (grace period 4 s). With",
+        "3 workers the first is SIGKILLed in a trial once the study holds 3 complete trials;",
+        "its trial is failed after the grace period and retried. `cpu`: `xsup tune --data",
+        "digits --quick --loss gradia --epochs 100 --cv 2` processes; `waiting`: `tune` on",
+        "24 images whose two folds also wait 1.5 s each, as trials that wait on an",
+        "accelerator or a remote machine do. Wall time runs from the first start to the last",
+        "exit, process start-up included.",
         "",
-        *_table(results["workers"], ["wall_seconds", "COMPLETE", "FAIL", "RUNNING",
+        *_table(results["workers"], ["wall_seconds", "mean_trial_seconds", "COMPLETE", "FAIL", "RUNNING",
                                      "duplicates", "killed_trial", "retried_as", "exit_codes"]),
         "",
     ]
@@ -261,7 +284,10 @@ def main() -> None:
                 elif part == "starts":
                     results["starts"] = measure_starts(server, args.tries)
                 else:
-                    results["workers"] = measure_workers(server, tests, Path(folder))
+                    results["workers"] = {
+                        **measure_workers(server, tests, Path(folder), "cpu"),
+                        **measure_workers(server, tests, Path(folder), "waiting"),
+                    }
                 previous.write_text(json.dumps(results, indent=2) + "\n")
     finally:
         server.stop()
