@@ -261,8 +261,8 @@ def tune(
     worker = worker_name()
 
     def objective(trial: optuna.trial.Trial) -> float | list[float]:
-        trial.set_user_attr("worker", worker)
         params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
+        trial.set_user_attr("worker", worker)
         if pruning:
             scores = []
             for fold, (train, test) in enumerate(folds):
