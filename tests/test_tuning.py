@@ -273,6 +273,7 @@ def test_killing_a_worker_loses_no_completed_trial(tmp_path):
     assert len(after) >= target
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_heartbeat_fails_and_reruns_the_trial_of_a_killed_worker(tmp_path):
     path = str(tmp_path / "shared.db")
     victim = subprocess.Popen([sys.executable, "-c", _WORKER, path, "60", "1", "1"])
