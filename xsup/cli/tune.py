@@ -272,16 +272,14 @@ def _check_storage(storage: str | None, heartbeat: int | None) -> None:
     """``--storage`` and ``--heartbeat`` checked without opening anything."""
     from xsup.tuning._storage import SQLITE_SUFFIXES, check_location
 
-    if storage is None:
-        if heartbeat:
-            raise UsageError(f"--heartbeat {heartbeat}: needs --storage naming a SQLite file "
-                             "(.db) or a database URL, where heartbeats are recorded.")
-        return
-    try:
-        location = check_location(storage)
-    except (ValueError, TypeError) as error:
-        raise UsageError(f"--{error}") from None
-    if heartbeat and "://" not in location and not location.endswith(SQLITE_SUFFIXES):
+    location = None
+    if storage is not None:
+        try:
+            location = check_location(storage)
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"--{error}") from None
+    beats = location is not None and ("://" in location or location.endswith(SQLITE_SUFFIXES))
+    if heartbeat and not beats:
         raise UsageError(f"--heartbeat {heartbeat}: needs --storage naming a SQLite file (.db) "
                          "or a database URL, where heartbeats are recorded.")
 
