@@ -7,13 +7,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from xsup.cli._arguments import UsageError, positive_int
+from xsup.cli._arguments import UsageError, non_negative_int, positive_int
 from xsup.cli._config import check_config, read_config
 
-__all__ = ["DATASETS", "add_parser", "load_data", "run"]
+__all__ = ["DATASETS", "PLUGIN_OPTIONS", "add_parser", "load_data", "run"]
 
 #: Built-in data sets: name -> (full size, --quick size).
 DATASETS = {"events": (240, 60), "digits": (0, 0), "ts": (400, 80)}
+
+#: Options naming a plugin other than the loss: option -> plugin kind.
+PLUGIN_OPTIONS = {"explainer": "explainers", "interpolator": "interpolators", "module": "modules"}
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -24,8 +27,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         description="Cross-validated Optuna search over the hyperparameters the chosen loss "
         "declares, on a built-in data set or a .npz file holding X, y and optionally E. "
         "Prints the best parameters; with --out, writes the study's plots (needs matplotlib). "
-        "With --storage (a .db SQLite file, a .journal file or a database URL), re-running "
-        "resumes the study and several processes can share it.",
+        "With --storage (a .db SQLite file, a .journal file or a database URL such as "
+        "postgresql+psycopg://user@host/db), re-running resumes the study, and any number of "
+        "processes, on one machine or many, can run it together: start the same command on "
+        "each. It prints the optuna-dashboard command that shows the study.",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -36,14 +41,26 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     source.add_argument("--npz", type=Path, help=".npz file with arrays X, y and optionally E")
     parser.add_argument("--loss", default=None,
                         help="loss plugin (default: the --config file's loss, else res)")
+    for option, kind in PLUGIN_OPTIONS.items():
+        parser.add_argument(f"--{option}", default=None, metavar="NAME",
+                            help=f"{option} plugin (see 'xsup plugins --kind {kind}'; default: "
+                            "the --config file's, else the estimator's)")
     parser.add_argument("--trials", type=positive_int, default=20,
                         help="target number of finished trials in the study (default: 20)")
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help="training epochs per fit (default: 10, 2 with --quick)")
     parser.add_argument("--cv", type=positive_int, default=3, help="CV folds (default: 3)")
-    parser.add_argument("--storage", help="SQLite file (.db), journal file (.journal) or URL")
-    parser.add_argument("--study-name", default=None, help="study name in the storage")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--storage",
+                        help="SQLite file (.db), journal file (.journal) or database URL")
+    parser.add_argument("--study-name", default=None,
+                        help="study name in the storage (default: xsup-tune)")
+    parser.add_argument("--heartbeat", type=non_negative_int, default=None, metavar="SECONDS",
+                        help="seconds between the heartbeats of a running trial in a SQLite or "
+                        "database storage; a trial silent for twice as long (its worker died) "
+                        "is marked FAIL and retried (default: 60; 0: off)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="random seed; trial n samples from a seed derived from it and n, so "
+                        "a resumed study or several workers never repeat a trial (default: 0)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the study's plots")
     parser.add_argument("--quick", action="store_true",
                         help="small data and few epochs, for a quick check")
@@ -126,6 +143,54 @@ def _check_data(X: Any, y: Any, E: Any, source: str) -> None:
         raise UsageError(f"{source}: {error}") from None
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a folder, before any work is done."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                what = "" if path == out else f" ({path} is a file)"
+                raise UsageError(f"--out {out}: expected a folder for the plots; it is a "
+                                 f"file{what}.")
+            return
+
+
+def _plugin_names(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any]:
+    """The loss and other plugins named on the command line, checked against the registry."""
+    from xsup import plugins
+
+    names: dict[str, Any] = {}
+    for option, kind in {"loss": "losses", **PLUGIN_OPTIONS}.items():
+        name = getattr(args, option)
+        if option == "loss" and name is None:
+            name = config.get("loss", "res")
+            where = f"--config {args.config}: loss" if "loss" in config else "--loss"
+        else:
+            where = f"--{option}"
+        if name is None:
+            continue
+        if name != "auto":
+            try:
+                plugins.plugin_class(kind, name)
+            except (ValueError, ImportError) as error:  # unknown name (with hints), or broken
+                raise UsageError(f"{where} {name!r}: {error}") from None
+        names[option] = name
+    return names
+
+
+def _dashboard_hint(storage: str) -> str | None:
+    """The line telling how to watch the study in a browser."""
+    import importlib.util
+
+    from xsup.tuning._storage import dashboard_command
+
+    command = dashboard_command(storage)
+    if command is None:
+        return None
+    if importlib.util.find_spec("optuna_dashboard") is None:
+        command += '   (pip install "xsup[dashboard]")'
+    return f"dashboard: {command}"
+
+
 def _write_plots(study: Any, out: Path) -> list[Path]:
     """The optimisation history and parameter importances as PNG files (needs matplotlib)."""
     import matplotlib
@@ -161,15 +226,14 @@ def run(args: argparse.Namespace) -> int:
 
     import optuna
 
-    from xsup import ExplanationSupervisedClassifier, plugins
+    from xsup import ExplanationSupervisedClassifier
 
+    if args.out is not None:
+        _check_out(args.out)
     config = read_config(args.config) if args.config is not None else {}
-    loss = args.loss if args.loss is not None else config.get("loss", "res")
-    try:
-        plugins.get("losses", loss)
-    except (ValueError, ImportError) as error:  # unknown name (with hints), or a broken plugin
-        where = "--loss" if args.loss is not None else f"--config {args.config}: loss"
-        raise UsageError(f"{where} {loss!r}: {error}") from None
+    names = _plugin_names(args, config)
+    loss = names["loss"]
+    _check_storage(args.storage, args.heartbeat)
     X, y, E = load_data(None if args.npz else args.data, args.npz, quick=args.quick, seed=args.seed)
     _check_data(X, y, E, f"--npz {args.npz}" if args.npz else f"--data {args.data}")
     base: dict[str, Any] = {
@@ -178,19 +242,29 @@ def run(args: argparse.Namespace) -> int:
     }
     if loss == "res" and getattr(X, "ndim", 0) < 4:  # its Gaussian imputation needs 2-D maps
         base["loss__imputation"] = "none"
-    config = {**config, "loss": loss}
+    config = {**config, **names}
     if args.epochs is not None:
         config["max_epochs"] = args.epochs
     from xsup.spec import KIND_BY_NDIM
 
     net = check_config(config, ExplanationSupervisedClassifier, base, args.config,
                        input_kind=KIND_BY_NDIM.get(getattr(X, "ndim", 0)))
+    storage = _open_storage(args.storage, args.heartbeat)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported below
+    hint = _dashboard_hint(args.storage) if args.storage is not None else None
+    if hint is not None:
+        print(hint, flush=True)
     try:
-        study = tune(net, X, y, E, n_trials=args.trials, cv=args.cv, storage=args.storage,
-                     study_name=args.study_name, random_state=args.seed)
+        study = tune(net, X, y, E, n_trials=args.trials, cv=args.cv, scoring="accuracy",
+                     storage=storage, study_name=args.study_name, random_state=args.seed)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not completed:
+        failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+        reason = failed[-1].system_attrs.get("fail_reason", "no reason recorded") if failed else ""
+        raise UsageError(f"no trial of the study completed ({len(study.trials)} trials"
+                         f"{', the last failure: ' + reason if reason else ''}).")
     print(f"trials: {len(study.trials)}  best score: {study.best_value:.4f}")
     for name, value in sorted(study.best_params.items()):
         print(f"{name} = {value:.6g}" if isinstance(value, float) else f"{name} = {value}")
@@ -201,3 +275,30 @@ def run(args: argparse.Namespace) -> int:
             for path in _write_plots(study, args.out):
                 print(f"wrote {path}")
     return 0
+
+
+def _check_storage(storage: str | None, heartbeat: int | None) -> None:
+    """``--storage`` and ``--heartbeat`` checked without opening anything."""
+    from xsup.tuning._storage import SQLITE_SUFFIXES, check_location
+
+    location = None
+    if storage is not None:
+        try:
+            location = check_location(storage)
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"--{error}") from None
+    beats = location is not None and ("://" in location or location.endswith(SQLITE_SUFFIXES))
+    if heartbeat and not beats:
+        raise UsageError(f"--heartbeat {heartbeat}: needs --storage naming a SQLite file (.db) "
+                         "or a database URL, where heartbeats are recorded.")
+
+
+def _open_storage(storage: str | None, heartbeat: int | None) -> Any:
+    """The storage ``--storage`` names, connected (a database's tables created)."""
+    from xsup.tuning._storage import storage_for_tune
+
+    interval = {None: "auto", 0: None}.get(heartbeat, heartbeat)
+    try:
+        return storage_for_tune(storage, heartbeat_interval=interval)
+    except (ValueError, ImportError) as error:
+        raise UsageError(f"--{error}" if str(error).startswith("storage ") else str(error)) from None

@@ -2,168 +2,32 @@
 
 from __future__ import annotations
 
-import inspect
-import os
+import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import optuna
 from joblib import Parallel, delayed
-from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
-from sklearn.pipeline import Pipeline
 
+from xsup.tuning._attributes import estimator_attributes, metric_names, worker_name
+from xsup.tuning._checks import check_positive_int, check_random_state, check_timeout
+from xsup.tuning._folds import RowView, _take  # noqa: F401 - also imported from this module
+from xsup.tuning._folds import final_step, fit_and_score
 from xsup.tuning._pruning import FoldPruningCallback
+from xsup.tuning._sampler import TrialSeededSampler
 from xsup.tuning._search_space import search_space
-from xsup.validation import _is_lazy_array, check_tune_arguments
+from xsup.tuning._storage import storage_for_tune
+from xsup.tuning._study import open_study
+from xsup.validation import check_tune_arguments
 
-__all__ = ["resolve_storage", "tune"]
+__all__ = ["tune"]
 
-_JOURNAL_SUFFIXES = (".log", ".journal")
-_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-
-
-def resolve_storage(
-    storage: Any, *, heartbeat_interval: int | None = None, grace_period: int | None = None
-) -> Any:
-    """Turn a path or URL into what ``optuna.create_study(storage=...)`` takes.
-
-    Parameters
-    ----------
-    storage : None, str, os.PathLike or optuna storage
-        None: in memory. A path ending ``.db``, ``.sqlite`` or ``.sqlite3``:
-        an embedded SQLite file. A path ending ``.log`` or ``.journal``: an
-        append-only journal file (safe for several local processes). A URL
-        (``"postgresql://..."``, ``"mysql://..."``, ``"sqlite:///..."``) or a
-        storage object: passed through.
-    heartbeat_interval : int or None, default=None
-        Seconds between the heartbeats a running trial writes to a SQLite file
-        or database URL (an ``optuna.storages.RDBStorage`` is built). A trial
-        whose worker died (killed, out of memory, machine lost) stops beating;
-        the next worker to start a trial marks it ``FAIL`` and re-runs its
-        parameters (``RetryHeartbeatStaleTrialCallback``, at most 3 times).
-        Without it such a trial stays ``RUNNING`` forever. Optuna's journal
-        storage has no heartbeat: use a SQLite file or a database for it.
-    grace_period : int or None, default=None
-        Seconds without a heartbeat after which a trial is stale (Optuna's
-        default: twice ``heartbeat_interval``). Needs ``heartbeat_interval``.
-
-    Returns
-    -------
-    None, str or optuna.storages.BaseStorage
-
-    Raises
-    ------
-    ValueError
-        A path with another suffix; a heartbeat for storage that has none.
-
-    Examples
-    --------
-    >>> resolve_storage("runs/study.db")  # doctest: +ELLIPSIS
-    'sqlite:///.../runs/study.db'
-    >>> type(resolve_storage(None))
-    <class 'NoneType'>
-    """
-    if heartbeat_interval is not None or grace_period is not None:
-        return _heartbeat_storage(storage, heartbeat_interval, grace_period)
-    if storage is None or isinstance(storage, optuna.storages.BaseStorage):
-        return storage
-    if not isinstance(storage, (str, os.PathLike)):
-        raise TypeError(
-            f"storage must be None, a path, a database URL or an optuna storage; got "
-            f"{type(storage).__name__}."
-        )
-    text = os.fspath(storage)
-    if "://" in text:
-        return text
-    path = os.path.abspath(text)
-    if path.endswith(_SQLITE_SUFFIXES):
-        return f"sqlite:///{path}"
-    if path.endswith(_JOURNAL_SUFFIXES):
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(path))
-    raise ValueError(
-        f"storage {text!r}: expected a database URL (e.g. 'postgresql://...'), a SQLite file "
-        f"ending {'/'.join(_SQLITE_SUFFIXES)} or a journal file ending "
-        f"{'/'.join(_JOURNAL_SUFFIXES)}."
-    )
-
-
-def _heartbeat_storage(storage: Any, interval: int | None, grace: int | None) -> Any:
-    """An RDB storage whose running trials beat, and whose stale trials are failed and retried."""
-    for name, value in (("heartbeat_interval", interval), ("grace_period", grace)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ValueError(f"{name} must be a positive whole number of seconds; got {value!r}.")
-    if interval is None:
-        raise ValueError(f"grace_period={grace!r} needs heartbeat_interval; got None.")
-    url = resolve_storage(storage)
-    if not isinstance(url, str):
-        found = "in-memory storage" if url is None else type(url).__name__
-        raise ValueError(
-            "heartbeat_interval needs a SQLite file (.db) or a database URL, where Optuna "
-            f"records heartbeats; got {found} (Optuna's journal storage has no heartbeat)."
-        )
-    with warnings.catch_warnings():  # Optuna marks the heartbeat experimental; asked for here
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=interval, grace_period=grace,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=3),
-        )
-
-
-class RowView:
-    """Rows ``index`` of a lazily read array (a memory map, say), read only when indexed.
-
-    A cross-validation fold of data bigger than memory: the estimator reads
-    it batch by batch, like the array it comes from.
-
-    Examples
-    --------
-    >>> view = RowView(np.arange(10).reshape(5, 2), np.array([4, 1]))
-    >>> view.shape, view[1].tolist(), view[0:2].tolist()
-    ((2, 2), [2, 3], [[8, 9], [2, 3]])
-    """
-
-    def __init__(self, array: Any, index: np.ndarray) -> None:
-        self.array = array
-        self.index = np.asarray(index)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (len(self.index), *self.array.shape[1:])
-
-    @property
-    def ndim(self) -> int:
-        return int(self.array.ndim)
-
-    @property
-    def dtype(self) -> Any:
-        return self.array.dtype
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, key: Any) -> Any:
-        rows = self.index[key]
-        return self.array[int(rows)] if np.ndim(rows) == 0 else self.array[rows]
-
-
-def _take(a: Any, index: np.ndarray) -> Any:
-    """Rows ``index`` of an array-like (array, DataFrame or list; a view of a memory map)."""
-    if _is_lazy_array(a):
-        return RowView(a, index)
-    if hasattr(a, "iloc"):
-        return a.iloc[index]
-    if isinstance(a, (list, tuple)):
-        return np.asarray(a)[index]
-    return a[index]
+_FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
 def _suggest(trial: optuna.trial.Trial, name: str, distribution: Any) -> Any:
@@ -192,51 +56,16 @@ def _suggest(trial: optuna.trial.Trial, name: str, distribution: Any) -> Any:
     )
 
 
-def _takes_E(scorer: Callable[..., Any]) -> bool:
-    """Whether a scorer accepts annotations as ``E=``."""
-    try:
-        return "E" in inspect.signature(scorer).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _final(estimator: Any) -> tuple[Any, str]:
-    """The last step of (nested) Pipelines and the prefix its fit parameters take."""
-    prefix = ""
-    while isinstance(estimator, Pipeline):
-        name, estimator = estimator.steps[-1]
-        prefix += f"{name}__"
-    return estimator, prefix
-
-
-def _fit_params(estimator: Any, E: Any) -> dict[str, Any]:
-    if E is None:
-        return {}
-    if isinstance(estimator, Pipeline) and not get_config()["enable_metadata_routing"]:
-        return {_final(estimator)[1] + "E": E}
-    return {"E": E}
-
-
-def _fit_and_score(
-    estimator: Any, X: Any, y: Any, E: Any, train: np.ndarray, test: np.ndarray,
-    scorers: list[Callable[..., Any]],
-) -> list[float]:
-    """Fit on one fold's training rows (with their annotations) and score its test rows."""
-    E_train = None if E is None else _take(E, train)
-    estimator.fit(_take(X, train), _take(y, train), **_fit_params(estimator, E_train))
-    X_test, y_test = _take(X, test), _take(y, test)
-    E_test = None if E is None else _take(E, test)
-    return [
-        float(scorer(estimator, X_test, y_test, E=E_test) if _takes_E(scorer)
-              else scorer(estimator, X_test, y_test))
-        for scorer in scorers
-    ]
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
+def _check_directions(directions: Any, n_scorers: int) -> list[str]:
+    if directions is None:
+        return ["maximize"] * n_scorers
+    directions = [directions] if isinstance(directions, str) else list(directions)
+    if len(directions) != n_scorers or not set(directions) <= {"maximize", "minimize"}:
+        raise ValueError(
+            f"directions must hold 'maximize' or 'minimize' once per scorer ({n_scorers}); "
+            f"got {directions!r}."
+        )
+    return directions
 
 
 def tune(
@@ -259,7 +88,7 @@ def tune(
     n_jobs: int = 1,
     timeout: float | None = None,
     random_state: int | None = None,
-    heartbeat_interval: int | None = None,
+    heartbeat_interval: int | str | None = "auto",
     grace_period: int | None = None,
     show_progress_bar: bool = False,
 ) -> optuna.Study:
@@ -290,7 +119,11 @@ def tune(
     storage : None, str, os.PathLike or optuna storage
         See :func:`resolve_storage`: in memory (default), a SQLite file
         (``.db``), a journal file (``.log``/``.journal``, for several local
-        processes) or a database URL (many machines).
+        processes) or a database URL such as
+        ``"postgresql+psycopg://user@host/db"`` (many machines; the
+        ``postgres`` extra). Workers started together on a fresh file or
+        database all start: the first creates the tables and the study, the
+        others join it.
     study_name : str or None
         Name of the study in ``storage``; default ``"xsup-tune"`` with a
         storage (so that re-running resumes it), a fresh name in memory.
@@ -313,7 +146,9 @@ def tune(
     pruning_monitor : str, default="valid_loss"
         History column reported to the pruner.
     sampler, pruner : optuna sampler / pruner or None
-        Defaults: ``TPESampler(seed=random_state)`` and ``MedianPruner()``.
+        Defaults: ``TrialSeededSampler(random_state)``, a TPE sampler seeded
+        per trial (see :class:`TrialSeededSampler`; ``TPESampler()`` when
+        ``random_state`` is None), and ``MedianPruner()``.
     n_jobs : int, default=1
         Folds fitted in parallel through joblib (``-1``: all cores). The
         backend is joblib's current one (loky processes by default; a Dask or
@@ -321,14 +156,21 @@ def tune(
         run one after another in this process; more workers share a study
         through ``storage``.
     timeout : float or None
-        Stop starting trials after this many seconds.
+        Stop starting trials after this many seconds (> 0).
     random_state : int or None
-        Seed of the default sampler.
-    heartbeat_interval, grace_period : int or None
-        Heartbeat of running trials in a SQLite or database ``storage`` (see
-        :func:`resolve_storage`): a trial left ``RUNNING`` by a dead worker is
-        marked ``FAIL`` by the next worker that starts a trial, and its
-        parameters are tried again.
+        Seed of the default sampler, in ``[0, 2**32 - 1]``. Trial ``n`` draws
+        from a seed derived from ``(random_state, n)``: one uninterrupted run
+        is reproducible, and a resumed study or several workers with the same
+        seed never re-sample a tried parameter set because of the seed.
+    heartbeat_interval : "auto", int or None, default="auto"
+        Seconds between the heartbeats of a running trial in a SQLite or
+        database ``storage`` (see :func:`resolve_storage`): a trial left
+        ``RUNNING`` by a dead worker is marked ``FAIL`` by the next worker that
+        starts a trial, and its parameters are tried again. ``"auto"``: 60
+        seconds for a SQLite file or database, off for the others; None: off.
+    grace_period : int or None
+        Seconds without a heartbeat after which a trial is stale (default:
+        twice the interval).
     show_progress_bar : bool, default=False
         Show Optuna's progress bar over this call's trials (on stderr). Optuna
         also logs a line per finished trial at its default verbosity.
@@ -342,8 +184,23 @@ def tune(
     Raises
     ------
     ValueError
-        Bad ``n_trials``, ``n_jobs``, ``directions``, ``pruning`` with several
-        objectives, or an empty search space.
+        Bad ``n_trials``, ``n_jobs``, ``timeout``, ``random_state``,
+        ``directions``, ``pruning`` with several objectives, an empty search
+        space, a storage that cannot be opened, or a stored study of that name
+        with other directions.
+    TypeError
+        ``timeout`` or ``random_state`` of the wrong type.
+    ImportError
+        The database driver of a ``storage`` URL is not installed.
+
+    Notes
+    -----
+    The study stores names for its objectives (``study.metric_names``), the
+    estimator, its parameters, the search space and the folds as study user
+    attributes, and each trial's ``worker`` (``host:pid``), for
+    ``optuna-dashboard`` to show. With several workers, the study may end
+    with up to ``workers - 1`` finished trials more than ``n_trials``: each
+    checks the target after its own trial.
 
     Examples
     --------
@@ -359,7 +216,9 @@ def tune(
     >>> len(study.trials), sorted(study.best_params)
     (2, ['sigma1'])
     """
-    n_trials = _check_positive_int("n_trials", n_trials)
+    n_trials = check_positive_int("n_trials", n_trials)
+    timeout = check_timeout(timeout)
+    random_state = check_random_state(random_state)
     check_tune_arguments(X, y, E, param_distributions, cv)
     if not (isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool)
             and (n_jobs >= 1 or n_jobs == -1)):
@@ -374,19 +233,10 @@ def tune(
     if not scoring_list:
         raise ValueError("scoring must name at least one scorer; got an empty list.")
     scorers = [check_scoring(estimator, scoring=s) for s in scoring_list]
-    if directions is None:
-        directions = ["maximize"] * len(scorers)
-    elif isinstance(directions, str):
-        directions = [directions]
-    directions = list(directions)
-    if len(directions) != len(scorers) or not set(directions) <= {"maximize", "minimize"}:
-        raise ValueError(
-            f"directions must hold 'maximize' or 'minimize' once per scorer ({len(scorers)}); "
-            f"got {directions!r}."
-        )
+    directions = _check_directions(directions, len(scorers))
     if pruning and len(scorers) > 1:
         raise ValueError("pruning works with one objective only; got several scorers.")
-    final, prefix = _final(estimator)
+    final, prefix = final_step(estimator)
     if pruning and pruning_monitor.startswith("valid_") and final.train_split is None:
         raise ValueError(
             f"pruning monitors {pruning_monitor!r}, which needs a validation split; the "
@@ -394,24 +244,25 @@ def tune(
         )
     splitter = check_cv(cv, y, classifier=is_classifier(estimator))
     folds = list(splitter.split(X, y))
-    storage = resolve_storage(
-        storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period
-    )
+    storage = storage_for_tune(storage, heartbeat_interval, grace_period)
     if study_name is None and storage is not None:
         study_name = "xsup-tune"
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        directions=directions,
-        sampler=sampler if sampler is not None else optuna.samplers.TPESampler(seed=random_state),
+    if sampler is None:
+        sampler = (optuna.samplers.TPESampler() if random_state is None
+                   else TrialSeededSampler(random_state))
+    study = open_study(
+        storage, study_name, directions, sampler=sampler,
         pruner=pruner if pruner is not None else optuna.pruners.MedianPruner(),
-        load_if_exists=True,
+        metric_names=metric_names(scoring_list),
+        user_attrs=estimator_attributes(estimator, final, space, splitter, len(X)),
     )
     sign = -1 if pruning_monitor.endswith("loss") and directions[0] == "maximize" else 1
     max_epochs = int(getattr(final, "max_epochs", 1))
+    worker = worker_name()
 
     def objective(trial: optuna.trial.Trial) -> float | list[float]:
         params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
+        trial.set_user_attr("worker", worker)
         if pruning:
             scores = []
             for fold, (train, test) in enumerate(folds):
@@ -419,12 +270,12 @@ def tune(
                 callback = FoldPruningCallback(
                     trial, pruning_monitor, offset=fold * max_epochs, sign=sign
                 )
-                callbacks = list(_final(model)[0].callbacks or [])
+                callbacks = list(final_step(model)[0].callbacks or [])
                 model.set_params(**{prefix + "callbacks": [*callbacks, callback]})
-                scores.append(_fit_and_score(model, X, y, E, train, test, scorers))
+                scores.append(fit_and_score(model, X, y, E, train, test, scorers))
         else:
             scores = Parallel(n_jobs=n_jobs)(
-                delayed(_fit_and_score)(
+                delayed(fit_and_score)(
                     clone(estimator).set_params(**params), X, y, E, train, test, scorers
                 )
                 for train, test in folds
@@ -434,14 +285,63 @@ def tune(
         means = [float(np.mean(values)) for values in per_objective]
         return means[0] if len(means) == 1 else means
 
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    remaining = n_trials - len(study.get_trials(deepcopy=False, states=finished))
-    if remaining > 0:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=timeout,
-            callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=finished)],
-            show_progress_bar=show_progress_bar,
-        )
+    _optimize(study, _Watched(objective), n_trials, timeout, show_progress_bar)
     return study
+
+
+class _Watched:
+    """The objective, remembering its last trial and whether it raised an error of its own."""
+
+    def __init__(self, objective: Any) -> None:
+        self.objective = objective
+        self.number: int | None = None
+        self.raised = False
+
+    def __call__(self, trial: optuna.trial.Trial) -> Any:
+        self.number, self.raised = trial.number, False
+        try:
+            return self.objective(trial)
+        except (optuna.TrialPruned, optuna.exceptions.UpdateFinishedTrialError):
+            raise
+        except BaseException:
+            self.raised = True
+            raise
+
+    def taken_over(self, study: optuna.Study) -> bool:
+        """Whether another worker failed the last trial (stale heartbeat) while it ran."""
+        if self.raised or self.number is None:
+            return False
+        trial = next(t for t in study.get_trials(deepcopy=False) if t.number == self.number)
+        return trial.state == optuna.trial.TrialState.FAIL
+
+
+def _optimize(
+    study: optuna.Study, objective: _Watched, n_trials: int, timeout: float | None,
+    show_progress_bar: bool,
+) -> None:
+    """Run trials until the study holds ``n_trials`` finished ones (or ``timeout`` passes).
+
+    A trial that another worker failed as stale (this worker was paused
+    longer than the grace period) is retried by the study; this worker goes on.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        remaining = n_trials - len(study.get_trials(deepcopy=False, states=_FINISHED))
+        left = None if deadline is None else deadline - time.monotonic()
+        if remaining <= 0 or (left is not None and left <= 0):
+            return
+        try:
+            study.optimize(
+                objective, n_trials=remaining, timeout=left,
+                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=_FINISHED)],
+                show_progress_bar=show_progress_bar,
+            )
+            return
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+            if not objective.taken_over(study):
+                raise
+            warnings.warn(
+                f"another worker marked trial {objective.number} of this one FAIL (no heartbeat "
+                "for the grace period) and queued its parameters again; raise grace_period if "
+                "workers pause that long.", RuntimeWarning, stacklevel=3,
+            )
