@@ -92,3 +92,20 @@ def test_quick_demo_prints_the_table_and_writes_the_figure(capsys, tmp_path):
     assert "epoch" in printed  # progress lines
     figure = out / "demo_saliency.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tune_where_no_trial_completed_is_one_line_not_a_traceback(capsys, monkeypatch):
+    import optuna
+
+    import xsup.tuning
+
+    def failing_study(*args, **kwargs):
+        study = optuna.create_study()
+        trial = study.ask()
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return study
+
+    monkeypatch.setattr(xsup.tuning, "tune", failing_study)
+    assert main(["tune", "--quick", "--trials", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no trial of the study completed (1 trials" in err
