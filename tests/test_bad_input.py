@@ -335,6 +335,18 @@ TUNING_CASES = [
      TypeError, "storage must be None, a path, a database URL or an optuna storage; got int"),
     ("tune-n_jobs", lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1, n_jobs=0),
      ValueError, "n_jobs must be a positive integer or -1; got 0"),
+    ("tune-timeout-negative", lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1,
+                                                    timeout=-1), ValueError,
+     "timeout must be a positive number of seconds or None; got -1"),
+    ("tune-timeout-string", lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1,
+                                                  timeout="abc"), TypeError,
+     "timeout must be a positive number of seconds or None; got str 'abc'"),
+    ("tune-random_state-string", lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1,
+                                                       random_state="x"), TypeError,
+     r"random_state must be None or an integer seed in \[0, 4294967295\]; got str 'x'"),
+    ("tune-storage-in-a-missing-folder",
+     lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1, storage="missing_folder/s.db"),
+     ValueError, "storage 'missing_folder/s.db': folder 'missing_folder' does not exist"),
     ("tune-empty-space", lambda f: tuning.tune(clf(loss="none"), X, Y, n_trials=1), ValueError,
      "the search space is empty.*pass param_distributions"),
     ("tune-pruning-without-validation", lambda f: tuning.tune(
@@ -443,6 +455,12 @@ CLI_CASES = [
     ("npz-y-length", ["tune", "--npz", "{short-y}"], r"--npz .*short_y.npz: y has 11 samples"),
     ("config-unknown-parameter", ["tune", "--quick", "--config", "{config}"],
      r"--config .*config.json: unknown parameter 'sigmaa'; valid parameters: alpha"),
+    ("tune-out-is-a-file", ["tune", "--quick", "--out", "{config}"],
+     r"--out .*config.json: expected a folder for the plots; it is a file"),
+    ("tune-explainer-misspelt", ["tune", "--quick", "--explainer", "gradcan"],
+     r"--explainer 'gradcan': Unknown explainers plugin 'gradcan'. Did you mean 'gradcam'"),
+    ("tune-heartbeat-without-storage", ["tune", "--quick", "--heartbeat", "5"],
+     r"--heartbeat 5: needs --storage naming a SQLite file"),
 ]
 
 
