@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -14,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BenchResult", "Progress", "Scores", "format_table", "mean_std", "write_results"]
+__all__ = ["BenchResult", "Progress", "Scores", "environment", "format_table", "mean_std",
+           "write_results"]
 
 #: Scores of one benchmark: method label -> metric name -> one value per seed.
 Scores = dict[str, dict[str, list[float]]]
@@ -201,6 +203,60 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _cpu_name() -> str:
+    """The processor's model name (from ``/proc/cpuinfo`` on Linux), else what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def environment() -> dict[str, Any]:
+    """What a run's numbers depend on besides the code: versions, threads, processor.
+
+    Returns
+    -------
+    dict
+        Python, torch, numpy, scipy, scikit-learn, skorch and xsup versions,
+        torch's intra-op thread count, ``OMP_NUM_THREADS``, the processor, its
+        logical core count, the platform and the CUDA device when one is used.
+
+    Examples
+    --------
+    >>> sorted(environment())[:4]
+    ['cpu', 'cpu_count', 'cuda', 'numpy']
+    """
+    import scipy
+    import sklearn
+    import skorch
+    import torch
+
+    import xsup
+
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(), "torch": torch.__version__,
+        "numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+        "skorch": skorch.__version__, "xsup": xsup.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "cuda": cuda,
+    }
+
+
+def _describe(env: Mapping[str, Any]) -> str:
+    """One line of ``results.md`` from :func:`environment`."""
+    device = f"CUDA {env['cuda']}" if env["cuda"] else "CPU"
+    return (f"Python {env['python']}, torch {env['torch']}, numpy {env['numpy']}, scikit-learn "
+            f"{env['scikit-learn']}, {env['torch_threads']} torch thread(s), {device}: "
+            f"{env['cpu']} ({env['cpu_count']} logical cores)")
+
+
 def write_results(result: BenchResult, out: Path, *, elapsed: float, quick: bool) -> list[Path]:
     """Write ``results.md`` and ``results.json`` into ``out``; return their paths.
 
@@ -215,13 +271,10 @@ def write_results(result: BenchResult, out: Path, *, elapsed: float, quick: bool
     quick : bool
         Whether it was the quick (CI-sized) mode; said in both files.
     """
-    import torch
-
     out.mkdir(parents=True, exist_ok=True)
     mode = "quick (CI-sized, not for reporting)" if quick else "full"
-    environment = (f"Python {platform.python_version()}, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} torch thread(s), CPU")
-    lines = [f"# {result.title}", "", f"Mode: {mode}. Run time: {elapsed:.0f} s ({environment}).",
+    env = environment()
+    lines = [f"# {result.title}", "", f"Mode: {mode}. Run time: {elapsed:.0f} s ({_describe(env)}).",
              "", result.intro.strip(), ""]
     for heading, table in result.tables.items():
         lines += [f"## {heading}", "", table, ""]
@@ -235,7 +288,7 @@ def write_results(result: BenchResult, out: Path, *, elapsed: float, quick: bool
     markdown.write_text("\n".join(lines))
     payload = {
         "benchmark": result.name, "mode": "quick" if quick else "full",
-        "elapsed_s": round(elapsed, 1), "environment": environment,
+        "elapsed_s": round(elapsed, 1), "environment": env,
         "settings": result.settings, **result.data, "figures": result.figures,
     }
     data = out / "results.json"

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from xsup.datasets._spatiotemporal import _check_bool, _check_int, _check_real, _generator
+from xsup.datasets._checks import check_bool, check_int, check_real, generator
 
 __all__ = ["load_decoy_digits"]
 
@@ -203,7 +203,7 @@ def load_decoy_digits(
     test_size = _check_size("test_size", test_size, n_total)
     if train_size is not None:
         train_size = _check_size("train_size", train_size, n_total)
-    patch_size = _check_int("patch_size", patch_size, 1)
+    patch_size = check_int("patch_size", patch_size, 1)
     code = _check_choice("code", code, _CODES)
     lowest = 2 if code == "pattern" else 1
     if not lowest <= patch_size <= _SIDE // 2:
@@ -212,10 +212,10 @@ def load_decoy_digits(
         )
     position = _check_position(patch_position, patch_size)
     test_decoy = _check_choice("test_decoy", test_decoy, _TEST_DECOYS)
-    train_decoy = _check_bool("train_decoy", train_decoy)
-    annotated_fraction = _check_real("annotated_fraction", annotated_fraction, 0, 1)
-    stroke_threshold = _check_real("stroke_threshold", stroke_threshold, 0, 1, open_ends="h")
-    rng = _generator(random_state)
+    train_decoy = check_bool("train_decoy", train_decoy)
+    annotated_fraction = check_real("annotated_fraction", annotated_fraction, 0, 1)
+    stroke_threshold = check_real("stroke_threshold", stroke_threshold, 0, 1, open_ends="h")
+    rng = generator(random_state)
 
     images = (digits.images / 16.0).astype(np.float32)[:, None]
     labels = digits.target.astype(np.int64)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from xsup.datasets._spatiotemporal import _check_bool, _check_int, _check_real, _generator
+from xsup.datasets._checks import check_bool, check_int, check_real, generator
 
 __all__ = ["TS_PROCESSES", "sample_ts_process"]
 
@@ -262,12 +262,12 @@ def sample_ts_process(
     [0.0, 1.0, -1.0]
     """
     process = check_process(process)
-    n_samples = _check_int("n_samples", n_samples, 1)
-    n_steps = _check_int("n_steps", n_steps, 2)
-    n_features = _check_int("n_features", n_features, 1)
-    noise = _check_real("noise", noise, 0, math.inf, open_ends="h")
-    fixed_narma_inputs = _check_bool("fixed_narma_inputs", fixed_narma_inputs)
-    rng = _generator(random_state)
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_steps = check_int("n_steps", n_steps, 2)
+    n_features = check_int("n_features", n_features, 1)
+    noise = check_real("noise", noise, 0, math.inf, open_ends="h")
+    fixed_narma_inputs = check_bool("fixed_narma_inputs", fixed_narma_inputs)
+    rng = generator(random_state)
     if times is None:
         stamps = irregular_times(rng, n_samples, n_steps)
     else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from xsup.datasets._checks import check_bool, check_int, check_real, generator
 
 __all__ = ["make_spatiotemporal_events"]
 
@@ -15,47 +16,6 @@ _WEAK = (0.25, 0.45)
 _STRONG = (0.8, 1.1)
 #: Gaussian sigma of a lobe, in pixels of a 16 x 16 frame, when weak and when grown.
 _SIGMA_WEAK, _SIGMA_GROWN = 0.9, 1.1
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
-    return int(value)
-
-
-def _check_real(name: str, value: Any, low: float, high: float, *, open_ends: str = "") -> float:
-    """Check ``low <= value <= high``; ``open_ends`` holds "l" and/or "h" for strict bounds."""
-    left, right = "(" if "l" in open_ends else "[", ")" if "h" in open_ends else "]"
-    interval = f"{left}{low:g}, {high:g}{right}"
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        above = value > low if "l" in open_ends else value >= low
-        below = value < high if "h" in open_ends else value <= high
-        ok = above and below
-    if not ok:
-        raise ValueError(f"{name} must be a real number in {interval}; got {value!r}.")
-    return float(value)
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}.")
-    return bool(value)
-
-
-def _generator(random_state: Any) -> np.random.Generator:
-    """A numpy Generator from None, an int, a Generator or a legacy RandomState."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31 - 1))
-    if random_state is None or isinstance(random_state, np.random.Generator) or (
-        isinstance(random_state, Integral) and not isinstance(random_state, bool)
-        and random_state >= 0
-    ):
-        return np.random.default_rng(random_state)
-    raise ValueError(
-        "random_state must be None, a non-negative int, a numpy Generator or RandomState; "
-        f"got {random_state!r}."
-    )
 
 
 def _progress(n_steps: int) -> np.ndarray:
@@ -87,28 +47,46 @@ class _Region(NamedTuple):
     field: np.ndarray  # (N, T, H, W)
 
 
+def _size(growth: float, n_steps: int) -> np.ndarray:
+    """``(T,)`` factor of the region's extent at each frame: 1 at the first, ``growth`` at the last."""
+    return 1.0 + (growth - 1.0) * np.linspace(0.0, 1.0, n_steps)
+
+
 def _region(
     rng: np.random.Generator, positive: np.ndarray, n_steps: int, height: int, width: int,
-    scale: float, keep_out: float,
+    scale: float, keep_out: float, drift: float, growth: float,
+    direction: np.ndarray,
 ) -> _Region:
     """The active region: two lobes of opposite sign whose strength follows the label.
 
     Positives grow from weak to strong (and widen); negatives are quiet (weak
     throughout), decaying (strong to weak) or steady (strong throughout), so
-    that only the growth foreshadows the event.
+    that only the growth foreshadows the event. Whatever the label, the region
+    moves ``drift`` pixels per frame along ``direction`` (an angle per sample)
+    and its extent (lobe width and separation) scales from 1 to ``growth``;
+    the centre of its path is drawn so that every frame keeps it inside.
     """
     n_samples = len(positive)
     sigma_weak, sigma_grown = _SIGMA_WEAK * scale, _SIGMA_GROWN * scale
+    size = _size(growth, n_steps)
     half_separation = 1.3 * sigma_grown
-    pad = half_separation + 1.5 * sigma_grown
+    half_path = drift * (n_steps - 1) / 2
+    pad = (half_separation + 1.5 * sigma_grown) * max(1.0, growth) + half_path
+    along = (np.arange(n_steps) - (n_steps - 1) / 2) * drift  # (T,) signed distance travelled
+    step_y, step_x = np.sin(direction)[:, None] * along, np.cos(direction)[:, None] * along
+
+    def path(mid_y: np.ndarray, mid_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return mid_y[:, None] + step_y[: len(mid_y)], mid_x[:, None] + step_x[: len(mid_x)]
+
     cy = rng.uniform(pad, height - 1 - pad, size=n_samples)
     cx = rng.uniform(pad, width - 1 - pad, size=n_samples)
-    for _ in range(100):  # redraw the centres that fall near the shortcut corner
-        near = np.maximum(cy, cx) < keep_out
+    for _ in range(100):  # redraw the paths that pass near the shortcut corner
+        near = (np.maximum(*path(cy, cx)) < keep_out).any(axis=1)
         if not near.any():
             break
         cy[near] = rng.uniform(pad, height - 1 - pad, size=near.sum())
         cx[near] = rng.uniform(pad, width - 1 - pad, size=near.sum())
+    centre_y, centre_x = path(cy, cx)  # (N, T)
     angle = rng.uniform(0, np.pi, size=n_samples)
     polarity = rng.choice([-1.0, 1.0], size=n_samples)
     weak = rng.uniform(*_WEAK, size=(2, n_samples))
@@ -121,12 +99,11 @@ def _region(
         positive[:, None],
         _ramp(np.full(n_samples, sigma_weak), np.full(n_samples, sigma_grown), n_steps),
         sigma_weak,
-    )
-    offset = half_separation * np.stack([np.sin(angle), np.cos(angle)])  # (2, N)
-    lobes_y = np.broadcast_to(np.stack([cy + offset[0], cy - offset[0]], axis=1)[:, None],
-                              (n_samples, n_steps, 2))
-    lobes_x = np.broadcast_to(np.stack([cx + offset[1], cx - offset[1]], axis=1)[:, None],
-                              (n_samples, n_steps, 2))
+    ) * size
+    offset_y = half_separation * np.sin(angle)[:, None] * size  # (N, T)
+    offset_x = half_separation * np.cos(angle)[:, None] * size
+    lobes_y = np.stack([centre_y + offset_y, centre_y - offset_y], axis=2)  # (N, T, 2)
+    lobes_x = np.stack([centre_x + offset_x, centre_x - offset_x], axis=2)
     signed = polarity[:, None, None] * np.stack([amplitude, -amplitude], axis=2)
     field = _gaussians(lobes_y, lobes_x, np.repeat(sigma[..., None], 2, axis=2), signed,
                        height, width)
@@ -135,20 +112,21 @@ def _region(
 
 def _distractors(
     rng: np.random.Generator, region: _Region, n_distractors: int, n_steps: int, height: int,
-    width: int, scale: float, corner: float,
+    width: int, scale: float, corner: float, region_size: float,
 ) -> np.ndarray:
     """Unipolar blobs of random, alternating sign that brighten or fade independently of the label.
 
     Each is as wide as both lobes of the region together and as bright, so it
     carries the same unsigned flux. They keep away from the region, the
     shortcut corner and each other (two opposite blobs side by side would look
-    like a region); where a frame is too crowded after 100 redraws, the last
-    draw is kept.
+    like a region) in every frame, the largest extent of a growing region
+    counted (``region_size``); where a frame is too crowded after 100 redraws,
+    the last draw is kept.
     """
     n_samples = region.lobes_y.shape[0]
     sigma_weak, sigma_grown = _SIGMA_WEAK * scale, _SIGMA_GROWN * scale
-    cy, cx = region.lobes_y[:, 0].mean(axis=1), region.lobes_x[:, 0].mean(axis=1)
-    region_gap = 1.3 * sigma_grown + 3 * sigma_grown
+    cy, cx = region.lobes_y.mean(axis=2), region.lobes_x.mean(axis=2)  # (N, T) path of the centre
+    region_gap = (1.3 * sigma_grown + 3 * sigma_grown) * region_size
     dy = np.empty((n_samples, n_distractors))
     dx = np.empty((n_samples, n_distractors))
     for k in range(n_distractors):
@@ -156,7 +134,7 @@ def _distractors(
         for _ in range(100):
             dy[todo, k] = rng.uniform(0, height - 1, size=todo.sum())
             dx[todo, k] = rng.uniform(0, width - 1, size=todo.sum())
-            near = np.hypot(dy[:, k] - cy, dx[:, k] - cx) < region_gap
+            near = (np.hypot(dy[:, k, None] - cy, dx[:, k, None] - cx) < region_gap).any(axis=1)
             near |= np.maximum(dy[:, k], dx[:, k]) < corner
             gaps = np.hypot(dy[:, :k] - dy[:, k : k + 1], dx[:, :k] - dx[:, k : k + 1])
             near |= (gaps < 4 * sigma_grown).any(axis=1)
@@ -209,6 +187,8 @@ def make_spatiotemporal_events(
     shortcut: bool = False,
     shortcut_agreement: float = 1.0,
     annotate_shortcut: bool = False,
+    drift: float = 0.0,
+    growth: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate SolarFlare-like raster sequences with box annotations.
 
@@ -224,6 +204,12 @@ def make_spatiotemporal_events(
     about zero, so frame means carry no information about the label, and
     unsigned intensity statistics only some: a model has to find the region
     and follow it over time.
+
+    By default the region stays in place. With ``drift`` it moves in a
+    straight line, in a direction drawn per sample, and with ``growth`` its
+    extent changes from frame to frame, whatever the label (on top of the
+    positives' own widening), so that the frames' boxes differ and filling a
+    missing annotation frame from its neighbours is no longer trivial.
 
     The annotation ``E`` is a coarse box around the region's lobes in every
     frame (negative sequences included, as in the SolarFlare data): 1 inside,
@@ -268,6 +254,15 @@ def make_spatiotemporal_events(
     annotate_shortcut : bool, default=False
         Mark the patch's corner -1 (should not matter, like RES's negative
         annotations) in every annotated frame. Used only with ``shortcut=True``.
+    drift : float, default=0.0
+        Speed of the region, in pixels per frame (>= 0), in a direction drawn
+        per sample; its whole path stays inside the frame, so that
+        ``drift * (n_steps - 1)`` is limited by the frame size (the error
+        message gives the largest speed the other options allow).
+    growth : float, default=1.0
+        Extent of the region (lobe width and separation) in the last frame
+        relative to the first, growing linearly over the frames (> 0; below 1
+        it shrinks). The boxes follow it.
 
     Returns
     -------
@@ -296,24 +291,48 @@ def make_spatiotemporal_events(
     >>> X, y, E = make_spatiotemporal_events(10, random_state=0, missing_annotation_rate=0.5)
     >>> int(np.isnan(E).all(axis=(2, 3)).sum())  # 20 of the 40 frames are missing
     20
+
+    A region that moves 2 pixels per frame and grows by 30%: its box moves
+    and grows from frame to frame.
+
+    >>> X, y, E = make_spatiotemporal_events(10, random_state=0, drift=2.0, growth=1.3)
+    >>> E[0].sum(axis=(1, 2)).tolist()  # box areas
+    [63.0, 70.0, 77.0, 80.0]
+    >>> [np.argwhere(E[0, t] > 0).mean(axis=0).tolist() for t in (0, 3)]  # box centres
+    [[9.0, 5.0], [6.5, 10.5]]
     """
-    n_samples = _check_int("n_samples", n_samples, 1)
-    n_steps = _check_int("n_steps", n_steps, 2)
-    n_channels = _check_int("n_channels", n_channels, 1)
-    height = _check_int("height", height, 8)
-    width = _check_int("width", width, 8)
-    positive_rate = _check_real("positive_rate", positive_rate, 0, 1, open_ends="lh")
-    n_distractors = _check_int("n_distractors", n_distractors, 0)
-    noise = _check_real("noise", noise, 0, math.inf, open_ends="h")
-    box_margin = _check_int("box_margin", box_margin, 0)
-    missing_annotation_rate = _check_real("missing_annotation_rate", missing_annotation_rate, 0, 1)
-    shortcut = _check_bool("shortcut", shortcut)
-    shortcut_agreement = _check_real("shortcut_agreement", shortcut_agreement, 0, 1)
-    annotate_shortcut = _check_bool("annotate_shortcut", annotate_shortcut)
-    rng = _generator(random_state)
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_steps = check_int("n_steps", n_steps, 2)
+    n_channels = check_int("n_channels", n_channels, 1)
+    height = check_int("height", height, 8)
+    width = check_int("width", width, 8)
+    positive_rate = check_real("positive_rate", positive_rate, 0, 1, open_ends="lh")
+    n_distractors = check_int("n_distractors", n_distractors, 0)
+    noise = check_real("noise", noise, 0, math.inf, open_ends="h")
+    box_margin = check_int("box_margin", box_margin, 0)
+    missing_annotation_rate = check_real("missing_annotation_rate", missing_annotation_rate, 0, 1)
+    shortcut = check_bool("shortcut", shortcut)
+    shortcut_agreement = check_real("shortcut_agreement", shortcut_agreement, 0, 1)
+    annotate_shortcut = check_bool("annotate_shortcut", annotate_shortcut)
+    drift = check_real("drift", drift, 0, math.inf, open_ends="h")
+    growth = check_real("growth", growth, 0, math.inf, open_ends="lh")
+    rng = generator(random_state)
+    # The direction of the drift comes from a stream of its own, so that the
+    # other draws, and the data without drift, stay as they are.
+    direction = rng.spawn(1)[0].uniform(0, 2 * np.pi, size=n_samples)
 
     scale = min(height, width) / 16.0
     patch = max(2, round(2 * scale))  # side of the shortcut patch
+    extent = (1.3 + 1.5) * _SIGMA_GROWN * scale * max(1.0, growth)  # centre to a lobe's edge
+    room = min(height, width) - 1 - 2 * extent
+    if room < 0:
+        raise ValueError(f"growth must leave the region inside the {height} x {width} frames: at "
+                         f"most {growth * (min(height, width) - 1) / (2 * extent):.2f} here; "
+                         f"got {growth!r}.")
+    if drift * (n_steps - 1) > room:
+        raise ValueError(f"drift must keep the region inside the {height} x {width} frames over "
+                         f"{n_steps} frames: at most {room / (n_steps - 1):.2f} pixels per frame "
+                         f"with these options; got {drift!r}.")
 
     n_positive = round(positive_rate * n_samples)
     if n_samples > 1:
@@ -322,13 +341,14 @@ def make_spatiotemporal_events(
     y[rng.permutation(n_samples)[:n_positive]] = 1
     positive = y == 1
 
-    keep_out = (1.3 + 1.5) * _SIGMA_GROWN * scale + patch + box_margin
-    region = _region(rng, positive, n_steps, height, width, scale, keep_out)
+    keep_out = extent + patch + box_margin
+    region = _region(rng, positive, n_steps, height, width, scale, keep_out, drift, growth,
+                     direction)
     field = region.field
     if n_distractors:
         corner = patch + 2 * _SIGMA_GROWN * scale
         field = field + _distractors(rng, region, n_distractors, n_steps, height, width, scale,
-                                     corner)
+                                     corner, max(1.0, growth))
     gains = np.linspace(1.0, 0.5, n_channels, dtype=np.float32)
     X = field.astype(np.float32)[:, :, None] * gains[None, None, :, None, None]
     X += np.float32(noise) * rng.standard_normal(X.shape, dtype=np.float32)

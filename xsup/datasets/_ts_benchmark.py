@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from xsup.datasets._processes import check_process, draw_process, irregular_times
-from xsup.datasets._spatiotemporal import _check_bool, _check_int, _check_real, _generator
+from xsup.datasets._checks import check_bool, check_int, check_real, generator
 
 __all__ = ["TS_BENCHMARK_KINDS", "make_ts_benchmark"]
 
@@ -181,13 +181,13 @@ def make_ts_benchmark(
     if not isinstance(kind, str) or kind not in _GEOMETRY:
         raise ValueError(f"kind must be one of {', '.join(TS_BENCHMARK_KINDS)}; got {kind!r}.")
     process = check_process(process)
-    n_samples = _check_int("n_samples", n_samples, 1)
-    n_steps = _check_int("n_steps", n_steps, 10)
-    n_features = _check_int("n_features", n_features, 10)
-    shift = _check_real("shift", shift, 0, math.inf, open_ends="lh")
-    noise = _check_real("noise", noise, 0, math.inf, open_ends="h")
-    fixed_narma_inputs = _check_bool("fixed_narma_inputs", fixed_narma_inputs)
-    rng = _generator(random_state)
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_steps = check_int("n_steps", n_steps, 10)
+    n_features = check_int("n_features", n_features, 10)
+    shift = check_real("shift", shift, 0, math.inf, open_ends="lh")
+    noise = check_real("noise", noise, 0, math.inf, open_ends="h")
+    fixed_narma_inputs = check_bool("fixed_narma_inputs", fixed_narma_inputs)
+    rng = generator(random_state)
 
     y = np.zeros(n_samples, dtype=np.int64)
     y[rng.permutation(n_samples)[: n_samples // 2]] = 1
