@@ -53,19 +53,23 @@ def test_every_kind_keeps_values_in_range_missing_cells_and_negative_cells(shape
 def test_dilate_and_erode_grow_and_shrink_the_region_by_whole_cells():
     E = np.zeros((1, 9, 9), dtype=np.float32)
     E[0, 3:6, 3:6] = 1.0
-    grown = corrupt_annotations(E, "dilate", 2)
+    grown = corrupt_annotations(E, "dilate", 2)  # a diamond of radius 2 around each cell
     np.testing.assert_array_equal(np.argwhere(grown[0] == 1).min(axis=0), [1, 1])
-    assert (grown[0] == 1).sum() == 49
+    assert (grown[0] == 1).sum() == 49 - 4 * 3  # a 7 x 7 square less three cells per corner
+    assert grown[0, 1, 2] == 0 and grown[0, 1, 3] == 1 and grown[0, 2, 2] == 1
     shrunk = corrupt_annotations(E, "erode", 1)
     assert np.argwhere(shrunk[0] == 1).tolist() == [[4, 4]]
     assert not corrupt_annotations(E, "erode", 2).any()  # a 3 x 3 region vanishes
 
 
-def test_a_grown_region_over_a_negative_cell_cancels_it_as_F_minus_C():
+def test_a_grown_or_shifted_region_leaves_negative_cells_negative():
     E = np.zeros((1, 5, 5), dtype=np.float32)
     E[0, 2, 2], E[0, 2, 3] = 1.0, -1.0
     grown = corrupt_annotations(E, "dilate", 1)
-    assert grown[0, 2, 3] == 0.0 and grown[0, 1, 1] == 1.0
+    assert grown[0, 2, 3] == -1.0 and grown[0, 1, 2] == 1.0 and grown[0, 1, 1] == 0.0
+    for seed in range(8):
+        shifted = corrupt_annotations(E, "shift", 1, random_state=seed)
+        assert shifted[0, 2, 3] == -1.0 and (shifted == 1).sum() <= 1
 
 
 def test_dilation_of_soft_values_takes_the_neighbourhood_maximum():

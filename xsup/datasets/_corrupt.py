@@ -14,8 +14,8 @@ __all__ = ["CORRUPTIONS", "corrupt_annotations"]
 
 #: Corruption kind -> what its level means.
 CORRUPTIONS = {
-    "dilate": "cells the positive region grows by, on every side (int >= 0)",
-    "erode": "cells the positive region shrinks by, on every side (int >= 0)",
+    "dilate": "cells the positive region grows by, on every side (int >= 0; city-block)",
+    "erode": "cells the positive region shrinks by, on every side (int >= 0; city-block)",
     "boxes": "cells added around the positive region's bounding box (int >= 0)",
     "shift": "cells the positive region moves by, in a random direction per sample (int >= 0)",
     "drop": "share of positive cells of each sample set to 0, not annotated (in [0, 1])",
@@ -47,16 +47,19 @@ def _grid_axes(ndim: int) -> tuple[int, ...]:
 
 
 def _filter(positive: np.ndarray, level: int, grow: bool) -> np.ndarray:
-    """Grey dilation (``grow``) or erosion by a square of side ``2 level + 1`` on the grid axes.
+    """Grey dilation (``grow``) or erosion by a diamond of radius ``level`` on the grid axes.
 
-    Cells outside the grid count as 0, so that erosion also eats regions at the border.
+    The diamond holds the cells within city-block distance ``level``. Cells
+    outside the grid count as 0, so that erosion also eats regions at the border.
     """
-    size = [1] * positive.ndim
-    for axis in _grid_axes(positive.ndim):
-        size[axis] = 2 * level + 1
+    axes = _grid_axes(positive.ndim)
+    offsets = np.indices((2 * level + 1,) * len(axes)) - level
+    diamond = np.abs(offsets).sum(axis=0) <= level
+    footprint = diamond.reshape([diamond.shape[axes.index(a)] if a in axes else 1
+                                 for a in range(positive.ndim)])
     if grow:
-        return ndimage.grey_dilation(positive, size=tuple(size), mode="constant", cval=0.0)
-    return ndimage.grey_erosion(positive, size=tuple(size), mode="constant", cval=0.0)
+        return ndimage.grey_dilation(positive, footprint=footprint, mode="constant", cval=0.0)
+    return ndimage.grey_erosion(positive, footprint=footprint, mode="constant", cval=0.0)
 
 
 def _boxes(positive: np.ndarray, margin: int) -> np.ndarray:
@@ -104,18 +107,18 @@ def corrupt_annotations(E: Any, kind: str, level: int | float, random_state: Any
     """Corrupt exact annotations the way human annotations go wrong.
 
     The positive part of E (the cells that should matter, ``max(E, 0)``) is
-    corrupted; the negative part (cells marked -1, should not matter) stays
-    where it is, and the result is their difference, as RES writes an
-    annotation ``F - C``: a cell a corrupted positive region spreads onto a
-    negative cell becomes 0. Missing cells (NaN) stay missing. The region
+    corrupted; the negative cells (should not matter) keep their value, also
+    where a corrupted positive region reaches them, so that each kind
+    corrupts one thing. Missing cells (NaN) stay missing. The region
     lives on the grid of a sample's cells: the F features of tabular data,
     the (T, F) grid of a time series or the (H, W) grid of an image, and the
     (H, W) grid of each frame of a raster sequence.
 
-    - ``"dilate"``: the region grows by ``level`` cells on every side (a
-      coarse, generous boundary: RES's inaccurate boundary).
-    - ``"erode"``: the region shrinks by ``level`` cells on every side
-      (a tight boundary; thin regions vanish).
+    - ``"dilate"``: the region grows by ``level`` cells (city-block
+      distance: a diamond) on every side (a coarse, generous boundary:
+      RES's inaccurate boundary).
+    - ``"erode"``: the region shrinks by ``level`` cells (city-block
+      distance) on every side (a tight boundary; thin regions vanish).
     - ``"boxes"``: the region of each frame (image, series) becomes its
       bounding box grown by ``level`` cells (box annotations such as STES's).
     - ``"shift"``: the region moves by ``level`` cells (Chebyshev length) in
@@ -160,9 +163,9 @@ def corrupt_annotations(E: Any, kind: str, level: int | float, random_state: Any
     >>> E[0, 4, 4] = -1.0
     >>> corrupt_annotations(E, "dilate", 1)[0]
     array([[ 0.,  0.,  0.,  0.,  0.],
+           [ 0.,  0.,  1.,  0.,  0.],
            [ 0.,  1.,  1.,  1.,  0.],
-           [ 0.,  1.,  1.,  1.,  0.],
-           [ 0.,  1.,  1.,  1.,  0.],
+           [ 0.,  0.,  1.,  0.,  0.],
            [ 0.,  0.,  0.,  0., -1.]], dtype=float32)
     >>> corrupt_annotations(E, "shift", 2, random_state=0)[0]
     array([[ 0.,  0.,  0.,  0.,  0.],
@@ -208,6 +211,6 @@ def corrupt_annotations(E: Any, kind: str, level: int | float, random_state: Any
         positive = _shift(positive, level, rng)
     else:
         positive = _drop(positive, level, rng)
-    corrupted = (positive - negative).astype(np.float32)
+    corrupted = np.where(negative > 0, -negative, positive).astype(np.float32)
     corrupted[missing] = np.nan
     return corrupted
