@@ -72,6 +72,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "mlp": "xsup.modules.mlp:MLP",
         "cnn": "xsup.modules.cnn:CNN",
         "cnn_gru": "xsup.modules.cnn_gru:CNNGRU",
+        "convlstm": "xsup.modules.convlstm:ConvLSTM",
         "tcn": "xsup.modules.tcn:TCN",
         "lstm": "xsup.modules.lstm:LSTM",
         "input_cell_lstm": "xsup.modules.input_cell_lstm:InputCellLSTM",
