@@ -12,7 +12,9 @@ from xsup.cli.main import main
 
 FIGURES = {"stes": ["stes_saliency.png"], "sensitivity": ["sensitivity.png"],
            "res": ["res_training_sizes.png", "res_saliency.png"],
-           "perf": ["perf_explain_scaling.png"],
+           "noise": ["noise_corruptions.png", "noise_digits.png", "noise_sequences.png",
+                     "noise_training_sizes.png"],
+           "reach": ["reach_curves.png"], "sgt": ["sgt_accuracy_drop.png"],
            "ts-saliency": ["ts_saliency_maps.png", "ts_accuracy_drop.png", "ts_precision_recall.png",
                            "sgt_tcn_gradient.png"]}
 
@@ -23,7 +25,7 @@ def _one_line_error(capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+@pytest.mark.parametrize("name", sorted(set(BENCHMARKS) - {"perf"}))  # perf: test_bench_perf.py
 def test_quick_mode_writes_results_and_figures(name, tmp_path, capsys):
     out = tmp_path / name
     assert main(["bench", name, "--quick", "--out", str(out)]) == 0
@@ -33,6 +35,7 @@ def test_quick_mode_writes_results_and_figures(name, tmp_path, capsys):
     assert "Mode: quick" in markdown and " ± " in markdown
     payload = json.loads((out / "results.json").read_text())
     assert payload["benchmark"] == name and payload["mode"] == "quick"
+    assert payload["environment"]["torch_threads"] == 1 and payload["environment"]["cpu"]
     for figure in FIGURES[name]:
         data = (out / figure).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 1000
@@ -88,11 +91,48 @@ def test_an_out_that_is_a_file_is_a_one_line_usage_error(capsys, tmp_path):
     assert "not a directory" in _one_line_error(capsys)
 
 
-def test_run_benchmark_rejects_an_unknown_name_and_bad_seeds(tmp_path):
-    with pytest.raises(ValueError, match="name must be one of stes, res, sensitivity"):
+def test_a_folder_with_files_bench_did_not_write_needs_force(capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["bench", "sgt", "--quick", "--out", str(tmp_path)]) == 2
+    err = _one_line_error(capsys)
+    assert "holds files that xsup bench did not write" in err and "--force" in err
+    assert not (tmp_path / "results.json").exists()
+    assert main(["bench", "sgt", "--quick", "--out", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "results.json").exists()
+    assert main(["bench", "sgt", "--quick", "--out", str(tmp_path)]) == 0  # its own folder now
+
+
+def test_a_missing_optional_package_stops_the_bench_before_training(capsys, tmp_path,
+                                                                   monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "matplotlib" else real(name, *args))
+    assert main(["bench", "stes", "--quick", "--out", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert "needs matplotlib" in err and 'pip install "xsup[plot]"' in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_rerun_gives_the_same_numbers_and_restores_the_thread_count(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    first = run_benchmark("sgt", tmp_path / "a", quick=True, threads=1)
+    second = run_benchmark("sgt", tmp_path / "b", quick=True, threads=1)
+    assert first.data["curves"] == second.data["curves"]
+    assert first.data["claims"] == second.data["claims"]
+    assert torch.get_num_threads() == before
+
+
+def test_run_benchmark_rejects_an_unknown_name_bad_seeds_and_bad_threads(tmp_path):
+    with pytest.raises(ValueError, match="name must be one of stes, res, noise"):
         run_benchmark("table9", tmp_path)
     with pytest.raises(ValueError, match="seeds must be distinct non-negative ints"):
         run_benchmark("stes", tmp_path, seeds=[-1])
+    with pytest.raises(ValueError, match="threads must be an int >= 1"):
+        run_benchmark("stes", tmp_path, threads=0)
 
 
 def test_mean_std_ignores_nan_and_uses_the_sample_deviation():
@@ -107,8 +147,8 @@ def test_format_table_bolds_the_best_mean_of_each_column():
                     "| b | **0.400 ± 0.000** | 0.100 ± 0.000 |"]
 
 
-def test_quick_runs_never_default_to_the_reference_folders():
+def test_runs_default_to_a_folder_of_their_own_never_the_reference_results():
     from xsup.bench import default_out
 
-    assert default_out("res", quick=False).as_posix() == "benchmarks/res"
-    assert default_out("res", quick=True).as_posix() == "benchmarks/res-quick"
+    assert default_out("res", quick=False).as_posix() == "xsup-bench/res"
+    assert default_out("res", quick=True).as_posix() == "xsup-bench/res-quick"

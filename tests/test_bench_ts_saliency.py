@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from xsup.bench import ts_saliency
-from xsup.bench._ts_saliency_report import differences, make_notes, make_tables
+from xsup.bench._ts_saliency_report import differences, make_tables
 
 SETTINGS = replace(ts_saliency.QUICK, datasets=("middle", "rare_time", "rare_feature"),
                    architectures=("tcn",), table1_datasets=("middle",))
@@ -57,14 +57,46 @@ def test_tables_average_diff_over_data_sets_and_mark_the_best():
     assert "| Diff(AUP) | tcn | 0.200 ± 0.000 | 0.300 ± 0.000 |" in table2
 
 
-@pytest.mark.parametrize(("sal_middle", "verdict"), [(0.5, "2 of 3"), (0.25, "1 of 3")])
-def test_notes_count_the_data_sets_where_sgt_raises_diff_aup(sal_middle, verdict):
-    trad = {"middle": 0.3, "rare_time": 0.2, "rare_feature": 0.4}
-    sal = {"middle": sal_middle, "rare_time": 0.1, "rare_feature": 0.6}
-    notes = make_notes(_results(trad, sal, tsr=0.2, plain=0.3), SETTINGS)
-    assert f"raises Diff(AUP) of (TCN, Gradient) on {verdict} interpreted" in notes
-    assert ("holds;" in notes) == (verdict == "2 of 3")
-    assert "0.200 vs 0.300, does NOT hold" in notes
+def _seeded(values: dict[str, list[float]], random: float = 0.1):
+    """Gradient and Random AUP per seed on every data set of SETTINGS (Random constant)."""
+    return {kind: {"Gradient": {"AUP": list(values[kind])},
+                   "Random": {"AUP": [random] * len(values[kind])}} for kind in values}
+
+
+def test_claims_pair_the_seeds_of_each_data_set_and_of_the_mean_over_data_sets():
+    from xsup.bench._ts_saliency_report import make_claims
+
+    settings = replace(SETTINGS, methods=("Gradient",), processes=("gaussian",),
+                       process_datasets=("middle",), table1_datasets=())
+    trad = {"middle": [0.3, 0.32, 0.31], "rare_time": [0.2, 0.25, 0.2],
+            "rare_feature": [0.4, 0.4, 0.45]}
+    sal = {"middle": [0.5, 0.51, 0.55], "rare_time": [0.1, 0.3, 0.15],
+           "rare_feature": [0.3, 0.32, 0.31]}
+    results = {}
+    for training, values in (("Trad.", trad), ("Sal.", sal)):
+        for kind, scores in _seeded(values).items():
+            results[("gaussian", kind, "tcn", training)] = scores
+    claims = {claim.text: claim.comparison for claim in make_claims(results, settings)}
+    assert claims["SGT raises Diff(AUP) of (TCN, Gradient), middle (gaussian)"].verdict == "holds"
+    assert claims["SGT raises Diff(AUP) of (TCN, Gradient), rare_time (gaussian)"].verdict == \
+        "not significant"
+    assert claims["SGT raises Diff(AUP) of (TCN, Gradient), rare_feature (gaussian)"].verdict == \
+        "reversed"
+    mean = claims["SGT raises Diff(AUP) of (TCN, Gradient), mean over the data sets"]
+    # Per seed, Sal. minus Trad. averaged over the three data sets: 0, 0.16 / 3, 0.05 / 3.
+    assert mean.differences == pytest.approx((0.0, 0.16 / 3, 0.05 / 3), abs=1e-9)
+
+
+def test_tsr_claim_compares_aupr_seed_by_seed():
+    from xsup.bench._ts_saliency_report import make_claims
+
+    scores = {"Gradient": {"AUPR": [0.30, 0.32, 0.31], "AUP": [0.3] * 3},
+              "TSR + Gradient": {"AUPR": [0.40, 0.41, 0.43], "AUP": [0.3] * 3},
+              "Random": {"AUPR": [0.1] * 3, "AUP": [0.1] * 3}}
+    settings = replace(SETTINGS, datasets=(), processes=(), table1_datasets=("middle",))
+    claims = make_claims({("gaussian", "middle", "tcn", "Trad."): scores}, settings)
+    assert [c.text for c in claims] == ["TSR + Gradient AUPR above Gradient's, middle (gaussian)"]
+    assert claims[0].comparison.verdict == "holds"
 
 
 def test_table_labels_map_to_explainer_names_and_options():

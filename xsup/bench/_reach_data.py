@@ -1,11 +1,12 @@
 """Raster sequences whose label depends on a known neighbourhood: a planted spatial and temporal reach.
 
 Each sample is ``T`` frames of two channels: white noise, and a marker that
-is 1 at one target pixel (drawn per sample) in every frame. The label says
-whether the noise averaged over the pixels within Chebyshev distance
-``radius`` of the target pixel, in the last ``lag`` frames, is positive. A
-model that solves the task must look exactly that far in space and time and
-no further, which is what the input-perturbation analysis should find.
+is 1 at one target pixel in every frame (drawn per sample, or the centre of
+every frame). The regression target is the noise averaged over the pixels
+within Chebyshev distance ``radius`` of the target pixel in the last ``lag``
+frames, scaled to unit variance. A model that predicts it must look exactly
+that far in space and time and no further, which is what the
+input-perturbation analysis should find.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class PlantedReach(NamedTuple):
     """What :func:`make_reach_sequences` returns."""
 
     X: np.ndarray  # (N, T, 2, H, W) float32: noise, marker
-    y: np.ndarray  # (N,) int64
+    y: np.ndarray  # (N,) float32 regression target, standard normal
     E: np.ndarray  # (N, T, H, W) float32: 1 in the planted window, -1 elsewhere
     targets: np.ndarray  # (N, 2) int64 row and column of the target pixel
 
@@ -31,7 +32,8 @@ def make_reach_sequences(n_samples: int, *, radius: int, lag: int, n_steps: int,
     """Planted data with spatial reach ``radius`` (pixels) and temporal reach ``lag`` (frames).
 
     The target pixel keeps at least ``radius`` pixels from the border, so
-    that its whole window lies inside the frame.
+    that its whole window lies inside the frame; with ``centred`` it is the
+    centre pixel ``(size - 1) // 2`` of every sample.
 
     Examples
     --------
@@ -40,7 +42,7 @@ def make_reach_sequences(n_samples: int, *, radius: int, lag: int, n_steps: int,
     ((4, 5, 2, 7, 7), (4, 5, 7, 7), (4, 2))
     >>> row, col = data.targets[0]
     >>> window = data.X[0, -2:, 0, row - 1:row + 2, col - 1:col + 2]
-    >>> bool((window.mean() > 0) == data.y[0]), int((data.E[0] == 1).sum())  # 2 frames x 3 x 3
+    >>> bool(np.isclose(window.mean() * np.sqrt(18), data.y[0])), int((data.E[0] == 1).sum())
     (True, 18)
     """
     if not 1 <= lag <= n_steps or not 0 <= radius or 2 * radius + 1 > size:
@@ -56,9 +58,10 @@ def make_reach_sequences(n_samples: int, *, radius: int, lag: int, n_steps: int,
     window = np.maximum(rows, cols) <= radius  # (N, H, W)
     recent = np.arange(n_steps) >= n_steps - lag  # (T,)
     inside = window[:, None] & recent[None, :, None, None]  # (N, T, H, W)
-    signal = (noise * inside).sum(axis=(1, 2, 3)) / inside.sum(axis=(1, 2, 3))
+    count = (2 * radius + 1) ** 2 * lag
+    signal = (noise * inside).sum(axis=(1, 2, 3)) / np.sqrt(count)  # the mean, times sqrt(count)
     marker = np.zeros_like(noise)
     marker[np.arange(n_samples), :, targets[:, 0], targets[:, 1]] = 1.0
     X = np.stack([noise, marker], axis=2)
     E = np.where(inside, 1.0, -1.0).astype(np.float32)
-    return PlantedReach(X, (signal > 0).astype(np.int64), E, targets.astype(np.int64))
+    return PlantedReach(X, signal.astype(np.float32), E, targets.astype(np.int64))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from xsup.bench._common import format_table, mean_std
+from xsup.bench._stats import VERDICT_RULE, Claim, format_claims
 
 MAPS_NAME = "ts_saliency_maps.png"
 ACCURACY_DROP_NAME = "ts_accuracy_drop.png"
@@ -43,18 +44,44 @@ def differences(results: Results, key: tuple[str, str, str, str], method: str,
     return [a - b for a, b in zip(scores[method][metric], scores[RANDOM][metric])]
 
 
-def _mean_over_datasets(results: Results, settings: Any, architecture: str, training: str,
-                        method: str, metric: str) -> tuple[float, float, int]:
-    """Per seed, Diff averaged over the interpreted data sets; then mean and std over seeds."""
+def per_seed_mean(results: Results, settings: Any, architecture: str, training: str,
+                  method: str, metric: str) -> tuple[list[float], int]:
+    """Per seed, Diff averaged over the data sets whose model was interpreted; and their count.
+
+    A model below the accuracy requirement has NaN scores: it is left out of
+    its seed's mean (a seed with no interpreted model is NaN).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> scores = lambda g, r: {"Gradient": {"AUP": g}, "Random": {"AUP": r}}
+    >>> results = {("gaussian", "a", "tcn", "Trad."): scores([0.5, 0.6], [0.1, 0.1]),
+    ...            ("gaussian", "b", "tcn", "Trad."): scores([0.3, float("nan")], [0.1, 0.1])}
+    >>> means, count = per_seed_mean(results, SimpleNamespace(datasets=("a", "b")), "tcn",
+    ...                              "Trad.", "Gradient", "AUP")
+    >>> [round(v, 3) for v in means], count
+    ([0.3, 0.5], 2)
+    """
     per_dataset = [differences(results, ("gaussian", kind, architecture, training), method, metric)
                    for kind in settings.datasets]
-    per_dataset = [values for values in per_dataset if values]
+    per_dataset = [values for values in per_dataset if values and np.isfinite(values).any()]
     if not per_dataset:
+        return [], 0
+    table = np.array(per_dataset, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        means = [float(np.nanmean(column)) if np.isfinite(column).any() else math.nan
+                 for column in table.T]
+    return means, len(per_dataset)
+
+
+def _mean_over_datasets(results: Results, settings: Any, architecture: str, training: str,
+                        method: str, metric: str) -> tuple[float, float, int]:
+    """Mean and std over seeds of the per-seed mean Diff, and the data sets it covers."""
+    means, count = per_seed_mean(results, settings, architecture, training, method, metric)
+    if not count:
         return math.nan, math.nan, 0
-    n_seeds = min(len(values) for values in per_dataset)
-    per_seed = [float(np.mean([values[s] for values in per_dataset])) for s in range(n_seeds)]
-    mean, std = mean_std(per_seed)
-    return mean, std, len(per_dataset)
+    mean, std = mean_std(means)
+    return mean, std, count
 
 
 def _cell(mean: float, std: float, count: int | None = None, total: int | None = None) -> str:
@@ -87,7 +114,10 @@ def _tcn_gradient(results: Results, settings: Any) -> str:
         for metric in ("AUP", "AUR"):
             for training in ("Trad.", "Sal."):
                 diff = differences(results, ("gaussian", kind, "tcn", training), "Gradient", metric)
-                cells.append(_cell(*mean_std(diff)) if diff else "not interpreted")
+                finite = [value for value in diff if math.isfinite(value)]
+                cells.append(_cell(*mean_std(finite)) + ("" if len(finite) == len(diff) else
+                                                         f" ({len(finite)}/{len(diff)} seeds)")
+                             if finite else "not interpreted")
         lines.append(f"| {kind} | {settings.sgt_k[kind]:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -132,42 +162,63 @@ def make_tables(results: Results, accuracy: Any, settings: Any) -> dict[str, str
                                                                                       settings)
     tables["Accuracy, validation / test (* = below the requirement, not interpreted)"] = \
         _accuracy_table(accuracy, settings)
+    tables["The seven processes: TCN on " + ", ".join(settings.process_datasets)] = \
+        _process_table(results, settings)
     return tables
 
 
-def make_notes(results: Results, settings: Any) -> str:
-    """What holds of the papers' claims, computed from the scores."""
-    lines = ["## Claims", ""]
-    for process in settings.table1_processes:
-        for kind in settings.table1_datasets:
-            scores = results.get((process, kind, "tcn", "Trad."), {})
-            if "Gradient" not in scores or "TSR + Gradient" not in scores:
-                lines.append(f"- TSR + Gradient vs Gradient on {kind} ({process}): not measured "
-                             "(model below the accuracy requirement or method not run).")
-                continue
-            plain = mean_std(scores["Gradient"]["AUPR"])[0]
-            tsr = mean_std(scores["TSR + Gradient"]["AUPR"])[0]
-            verdict = "holds" if tsr > plain else "does NOT hold"
-            lines.append(f"- TSR + Gradient AUPR above Gradient's on {kind} (process: {process}): "
-                         f"{tsr:.3f} vs {plain:.3f}, {verdict} (TSR paper: 0.399 vs 0.331 on "
-                         "Middle, 0.335 vs 0.225 on Moving Middle).")
-    raised, measured = 0, 0
-    for kind in settings.datasets:
-        trad = differences(results, ("gaussian", kind, "tcn", "Trad."), "Gradient", "AUP")
-        sal = differences(results, ("gaussian", kind, "tcn", "Sal."), "Gradient", "AUP")
-        if trad and sal:
-            measured += 1
-            raised += mean_std(sal)[0] > mean_std(trad)[0]
-    if measured:
-        trad_mean = _mean_over_datasets(results, settings, "tcn", "Trad.", "Gradient", "AUP")[0]
-        sal_mean = _mean_over_datasets(results, settings, "tcn", "Sal.", "Gradient", "AUP")[0]
-        target = math.ceil(0.6 * len(settings.datasets))
-        verdict = "holds" if raised >= target else "does NOT hold"
-        lines.append(f"- Saliency-guided training raises Diff(AUP) of (TCN, Gradient) on {raised} "
-                     f"of {measured} interpreted data sets (target: {target} of "
-                     f"{len(settings.datasets)}): {verdict}; mean {trad_mean:.3f} -> "
-                     f"{sal_mean:.3f} (SGT paper Table 2: 0.106 -> 0.168).")
+def _process_table(results: Results, settings: Any) -> str:
+    """Per process: Diff(AUP) of (TCN, Gradient) both ways and the AUPR of Gradient."""
+    lines = ["| process | data set | Diff(AUP) Trad. | Diff(AUP) Sal. | AUPR Trad. | AUPR Sal. |",
+             "|---|---|---|---|---|---|"]
+    for process in settings.processes:
+        for kind in settings.process_datasets:
+            cells = [_cell(*mean_std(differences(results, (process, kind, "tcn", training),
+                                                 "Gradient", "AUP")))
+                     for training in TRAININGS]
+            cells += [_cell(*mean_std(results[(process, kind, "tcn", training)]["Gradient"]["AUPR"]))
+                      if (process, kind, "tcn", training) in results else "n/a"
+                      for training in TRAININGS]
+            lines.append(f"| {process} | {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def make_claims(results: Results, settings: Any) -> list[Claim]:
+    """The papers' claims as paired comparisons over seeds.
+
+    TSR + Gradient above Gradient on AUPR (the Table 1 models); saliency-guided training raising Diff(AUP) of (TCN, Gradient) on
+    each data set and each process, and of every method on the mean over the
+    data sets.
+    """
+    claims = []
+    for process, kind in [(p, k) for p in settings.table1_processes
+                          for k in settings.table1_datasets]:
+        scores = results.get((process, kind, "tcn", "Trad."), {})
+        if "Gradient" in scores and "TSR + Gradient" in scores:
+            claims.append(Claim.check(f"TSR + Gradient AUPR above Gradient's, {kind} ({process})",
+                                      scores["TSR + Gradient"]["AUPR"], scores["Gradient"]["AUPR"]))
+    runs = [("gaussian", kind) for kind in settings.datasets]
+    runs += [(p, k) for p in settings.processes for k in settings.process_datasets
+             if (p, k) not in runs]
+    for process, kind in runs:
+        trad = differences(results, (process, kind, "tcn", "Trad."), "Gradient", "AUP")
+        sal = differences(results, (process, kind, "tcn", "Sal."), "Gradient", "AUP")
+        if trad and sal:
+            claims.append(Claim.check(f"SGT raises Diff(AUP) of (TCN, Gradient), {kind} "
+                                      f"({process})", sal, trad))
+    for method in settings.methods:
+        trad, _ = per_seed_mean(results, settings, "tcn", "Trad.", method, "AUP")
+        sal, _ = per_seed_mean(results, settings, "tcn", "Sal.", method, "AUP")
+        if trad and sal:
+            claims.append(Claim.check(f"SGT raises Diff(AUP) of (TCN, {method}), mean over the "
+                                      "data sets", sal, trad))
+    return claims
+
+
+def make_notes(claims: list[Claim]) -> str:
+    """The claims table and how it is decided."""
+    return (f"## The papers' claims, paired over seeds\n\n{format_claims(claims)}\n\n"
+            f"## How the claims are decided\n\n{VERDICT_RULE}")
 
 
 def _draw_sgt(results: Results, settings: Any, path: Path) -> None:
@@ -181,7 +232,9 @@ def _draw_sgt(results: Results, settings: Any, path: Path) -> None:
     for offset, training in ((-0.2, "Trad."), (0.2, "Sal.")):
         values = [mean_std(differences(results, ("gaussian", kind, "tcn", training),
                                        "Gradient", "AUP"))[0] for kind in settings.datasets]
-        ax.bar(positions + offset, values, width=0.4, label=training)
+        errors = [mean_std(differences(results, ("gaussian", kind, "tcn", training),
+                                       "Gradient", "AUP"))[1] for kind in settings.datasets]
+        ax.bar(positions + offset, values, width=0.4, yerr=errors, capsize=2, label=training)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(positions, settings.datasets, rotation=35, ha="right")
     ax.set_ylabel("Diff(AUP) vs random")

@@ -73,7 +73,7 @@ FULL = NoiseSettings(
                     "missing": (0.0, 0.5, 0.75, 0.9)},
     training_sizes=(10, 20, 50, 100),
     digits=replace(res.FULL, test_size=300),
-    sequences=replace(stes.FULL, n_train=200, n_test=200, epochs=15, missing_annotation_rate=0.0),
+    sequences=replace(stes.FULL, n_train=200, n_test=200, epochs=20, missing_annotation_rate=0.0),
 )
 QUICK = NoiseSettings(
     digit_kinds={"dilate": (0, 1), "drop": (0.0, 0.5), "shift": (0, 1)},

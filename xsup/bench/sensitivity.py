@@ -2,17 +2,20 @@
 
 Each hyperparameter is swept with the others at the values of the ``stes``
 benchmark, on the same data (:mod:`xsup.bench.stes`); the baseline (no
-explanation loss) is drawn as a dashed line.
+explanation loss) is drawn as a dashed line. The paper's shapes are checked
+by paired comparisons over the seeds (:mod:`xsup.bench._stats`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
 import numpy as np
 
 from xsup.bench import stes
 from xsup.bench._common import BenchResult, Progress, format_table, mean_std
+from xsup.bench._stats import VERDICT_RULE, Claim, format_claims
 from xsup.plot import plot_sensitivity
 
 __all__ = ["FULL", "METRICS", "QUICK", "SensitivitySettings", "run"]
@@ -129,9 +132,49 @@ TSS of the event class; mean ± sample standard deviation over the seeds. The fi
 means with the standard deviations as shaded bands and the baseline as a dashed line. alpha is the
 tolerance of each frame's mean absolute error, which lies in [0, 1]: alpha = 1 switches the
 explanation term off."""
+    claims = _claims(sweeps, values, baseline)
+    tables["The paper's shapes, paired over seeds"] = format_claims(claims)
     return BenchResult(
         name="sensitivity", title="STES Fig. 4: sensitivity to sigma1, sigma2 and alpha",
         intro=intro, tables=tables,
-        data={"metrics": list(METRICS), "grids": values, "baseline": baseline, "sweeps": sweeps},
+        data={"metrics": list(METRICS), "grids": values, "baseline": baseline, "sweeps": sweeps,
+              "claims": [claim.to_dict() for claim in claims]},
         settings={**asdict(settings), "base": asdict(base)}, figures=[FIGURE_NAME],
+        notes=f"## How the claims are decided\n\n{VERDICT_RULE}",
     )
+
+
+def tss_range(sweep: dict[str, dict[str, list[float]]]) -> list[float]:
+    """Per seed, the largest minus the smallest TSS over a hyperparameter's grid.
+
+    Examples
+    --------
+    >>> tss_range({"0.1": {"TSS": [0.2, 0.5]}, "1.0": {"TSS": [0.9, 0.4]}})
+    [0.7, 0.09999999999999998]
+    """
+    rows = np.array([values["TSS"] for values in sweep.values()], dtype=np.float64)
+    return (rows.max(axis=0) - rows.min(axis=0)).tolist()
+
+
+def _claims(sweeps: Sweeps, values: dict[str, tuple[float, ...]],
+            baseline: dict[str, list[float]]) -> list[Claim]:
+    """An "n" shape of TSS over sigma1 and alpha, sigma2 above the baseline, and which moves TSS most."""
+    claims = []
+    middle = {"sigma1": 1.0, "alpha": 0.01}
+    for name, best in middle.items():
+        grid = values[name]
+        if best not in grid:
+            continue
+        for other in (grid[0], grid[-1]):
+            if other != best:
+                claims.append(Claim.check(
+                    f"TSS at {name} = {best:g} above {name} = {other:g}",
+                    sweeps[name][str(best)]["TSS"], sweeps[name][str(other)]["TSS"]))
+    claims += [Claim.check(f"IoU at sigma2 = {value:g} above the baseline's",
+                           sweeps["sigma2"][str(value)]["IoU"], baseline["IoU"])
+               for value in values["sigma2"]]
+    ranges = {name: tss_range(sweep) for name, sweep in sweeps.items()}
+    for first, second in (("sigma1", "alpha"), ("alpha", "sigma2"), ("sigma1", "sigma2")):
+        claims.append(Claim.check(f"TSS range over the grid larger for {first} than for {second}",
+                                  ranges[first], ranges[second]))
+    return claims
