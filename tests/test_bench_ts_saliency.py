@@ -91,12 +91,15 @@ def test_tsr_claim_compares_aupr_seed_by_seed():
     from xsup.bench._ts_saliency_report import make_claims
 
     scores = {"Gradient": {"AUPR": [0.30, 0.32, 0.31], "AUP": [0.3] * 3},
-              "TSR + Gradient": {"AUPR": [0.40, 0.41, 0.43], "AUP": [0.3] * 3},
-              "Random": {"AUPR": [0.1] * 3, "AUP": [0.1] * 3}}
+              "TSR + Gradient": {"AUPR": [0.40, 0.41, 0.43], "AUP": [0.3] * 3,
+                                 "AUR": [0.45, 0.5, 0.48]},
+              "Random": {"AUPR": [0.1] * 3, "AUP": [0.1] * 3, "AUR": [0.4] * 3}}
     settings = replace(SETTINGS, datasets=(), processes=(), table1_datasets=("middle",))
     claims = make_claims({("gaussian", "middle", "tcn", "Trad."): scores}, settings)
-    assert [c.text for c in claims] == ["TSR + Gradient AUPR above Gradient's, middle (gaussian)"]
-    assert claims[0].comparison.verdict == "holds"
+    assert [c.text for c in claims] == ["TSR + Gradient AUPR above Gradient's, middle (gaussian)",
+                                        "TSR + Gradient AUR above the random control's, middle "
+                                        "(gaussian)"]
+    assert [c.comparison.verdict for c in claims] == ["holds", "holds"]
 
 
 def test_table_labels_map_to_explainer_names_and_options():

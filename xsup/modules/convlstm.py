@@ -126,6 +126,12 @@ class ConvLSTM(Backbone):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Map ``(N, T, C, H, W)`` sequences to ``(N, n_outputs)`` outputs."""
+        last = self.last_state(X)
+        features = last.flatten(1) if self.readout == "flatten" else last.mean(dim=(-2, -1))
+        return self.head(features)
+
+    def last_state(self, X: torch.Tensor) -> torch.Tensor:
+        """The last layer's hidden state after the last frame, ``(N, hidden[-1], H, W)``."""
         n_samples, n_steps = X.shape[:2]
         frames = self.encoder(X.reshape(n_samples * n_steps, *X.shape[2:]))
         sequence = frames.reshape(n_samples, n_steps, *frames.shape[1:])
@@ -136,6 +142,4 @@ class ConvLSTM(Backbone):
                 state = cell(sequence[:, step], state)
                 outputs.append(state[0])
             sequence = torch.stack(outputs, dim=1)
-        last = sequence[:, -1]
-        features = last.flatten(1) if self.readout == "flatten" else last.mean(dim=(-2, -1))
-        return self.head(features)
+        return sequence[:, -1]
