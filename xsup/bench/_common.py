@@ -9,14 +9,14 @@ import platform
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = ["BenchResult", "Progress", "Scores", "environment", "format_table", "mean_std",
-           "write_results"]
+           "mode_settings", "write_results"]
 
 #: Scores of one benchmark: method label -> metric name -> one value per seed.
 Scores = dict[str, dict[str, list[float]]]
@@ -117,6 +117,34 @@ def format_table(
             cells.append(f"**{text}**" if mean == best[metric] else text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def mode_settings(full: Any, quick_settings: Any, *, quick: bool,
+                  seeds: Sequence[int] | None) -> Any:
+    """A benchmark's settings for its mode, with ``seeds`` instead of the mode's when given.
+
+    Parameters
+    ----------
+    full, quick_settings : dataclass instance
+        The benchmark's ``FULL`` and ``QUICK`` settings (frozen dataclasses
+        with a ``seeds`` field).
+    quick : bool
+        Which of the two.
+    seeds : sequence of int or None
+        Seeds to run instead.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Settings:
+    ...     epochs: int
+    ...     seeds: tuple = (0, 1, 2, 3, 4)
+    >>> mode_settings(Settings(30), Settings(1, (0,)), quick=False, seeds=[7, 8])
+    Settings(epochs=30, seeds=(7, 8))
+    """
+    settings = quick_settings if quick else full
+    return settings if seeds is None else replace(settings, seeds=tuple(seeds))
 
 
 class Progress:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from xsup.bench import res, stes
-from xsup.bench._common import BenchResult, Progress
+from xsup.bench._common import BenchResult, Progress, mode_settings
 from xsup.bench._noise_report import (
     CORRUPTIONS_NAME,
     DIGITS_NAME,
@@ -64,7 +64,7 @@ class NoiseSettings:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     per_class: int = 10
     size_corruption: tuple[str, Any] = ("dilate", 1)
-    sigma1: tuple[tuple[str, float], ...] = (("HAICS", 0.1),)
+    sigma1: tuple[tuple[str, float], ...] = (("HAICS", 0.1), ("RES-G", 0.3), ("RES-L", 0.3))
 
 
 FULL = NoiseSettings(
@@ -194,9 +194,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
         Tables per corruption kind, the training-size table, the claims with
         their paired verdicts, and every score per seed.
     """
-    settings = QUICK if quick else FULL
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     progress = Progress(len(settings.seeds) * _n_fits(settings) + 4)
     digits: Curves = {}
     sizes: Curves = {}

@@ -35,7 +35,7 @@ import numpy as np
 
 from xsup.bench import _perf_report as report
 from xsup.bench._perf_report import SLOW_METHODS, SLOW_SAMPLES, THROUGHPUT_METHODS
-from xsup.bench._common import BenchResult, Progress
+from xsup.bench._common import BenchResult, Progress, mode_settings
 from xsup.bench._perf_memory import gpu_utilisation, memory_ratio
 from xsup.bench._tsr_timing import measure_tsr_speedup
 
@@ -406,9 +406,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     BenchResult
         The ratio, threshold, throughput and scaling tables.
     """
-    settings = QUICK if quick else FULL
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     seed = settings.seeds[0]
     progress = Progress(settings.rounds + len(settings.wider_channels) + 2 + 1 + 3 + 1 + 1 + 1)
     epochs = epoch_ratios(settings, progress, seed)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xsup.bench._common import BenchResult, Progress, mean_std
+from xsup.bench._common import BenchResult, Progress, mean_std, mode_settings
 from xsup.bench._reach_data import make_reach_sequences
 from xsup.bench._stats import VERDICT_RULE, Claim, format_claims
 
@@ -144,9 +144,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     """
     from xsup.analysis import perturbation_analysis
 
-    settings = QUICK if quick else FULL
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     progress = Progress(len(settings.seeds) * len(MODELS) * len(TRAININGS) + 1)
     records: Records = {}
     for seed in settings.seeds:

@@ -16,13 +16,20 @@ each claim is decided by a paired comparison over the seeds.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xsup.bench._common import BenchResult, Progress, Scores, format_table, mean_std
+from xsup.bench._common import (
+    BenchResult,
+    Progress,
+    Scores,
+    format_table,
+    mean_std,
+    mode_settings,
+)
 from xsup.bench._stats import VERDICT_RULE, Claim, format_claim_grid, format_claims
 
 __all__ = ["FULL", "METHODS", "METRICS", "QUICK", "RESBenchSettings", "run"]
@@ -240,9 +247,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     BenchResult
         Table 1, one table per training size, the claims and the raw scores.
     """
-    settings = QUICK if quick else FULL
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     sizes = (settings.table_per_class,
              *sorted(set(settings.per_class) - {settings.table_per_class}))
     progress = Progress(len(settings.seeds) * len(sizes) * len(METHODS) + 2)

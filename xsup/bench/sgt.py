@@ -12,13 +12,13 @@ scikit-learn's 8 x 8 images, whose background is 0, as MNIST's is.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xsup.bench._common import BenchResult, Progress, format_table, mean_std
+from xsup.bench._common import BenchResult, Progress, format_table, mean_std, mode_settings
 from xsup.bench._stats import VERDICT_RULE, Claim, format_claims
 
 __all__ = ["FULL", "METHODS", "QUICK", "SGTSettings", "removal_curve", "run"]
@@ -125,9 +125,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     """
     from xsup.datasets import load_decoy_digits
 
-    settings = QUICK if quick else FULL
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     progress = Progress(len(settings.seeds) * len(TRAININGS) + 1)
     curves: dict[str, dict[str, list[list[float]]]] = {
         training: {method: [] for method in settings.methods} for training in TRAININGS}

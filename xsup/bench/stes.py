@@ -17,13 +17,13 @@ none) on regions that stay in place and on regions that drift.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xsup.bench._common import BenchResult, Progress, Scores, format_table
+from xsup.bench._common import BenchResult, Progress, Scores, format_table, mode_settings
 from xsup.bench._stats import VERDICT_RULE, Claim, format_claims
 
 __all__ = ["FULL", "METHODS", "METRICS", "QUICK", "Method", "STESBenchSettings", "run"]
@@ -252,9 +252,7 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     """
     from xsup.bench import _stes_drift as drift
 
-    settings = QUICK if quick else FULL
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     progress = Progress(len(settings.seeds) * (len(METHODS) + 1 + drift.drift_fits(settings))
                         + 1)
     scores, figure = _table1(settings, progress)
@@ -316,11 +314,7 @@ def _moving_intro(settings: STESBenchSettings) -> str:
     shares = ", ".join(f"{share:.0%}" for share in settings.drift_missing_rates)
     return f"""## How the claims are decided
 
-Each claim compares two methods seed by seed (same data, same initial seed): the effect is
-the mean of the per-seed differences (favoured method minus the other), the interval the
-95% t interval of that mean (a paired t-test's), and the verdict "holds" when the interval
-lies above 0, "reversed" below 0, "not significant" otherwise. No correction for the number
-of claims is made.
+{VERDICT_RULE}
 
 ## Moving regions
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from skorch.callbacks import Callback, EarlyStopping
 
-from xsup.bench._common import BenchResult, Progress
+from xsup.bench._common import BenchResult, Progress, mode_settings
 from xsup.bench._ts_saliency_report import (
     RANDOM,
     TRAININGS,
@@ -282,11 +282,9 @@ def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None)
     """
     import torch
 
-    settings = QUICK if quick else FULL
+    settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     if not quick and torch.cuda.is_available():
         settings = replace(settings, architectures=tuple(ARCHITECTURES))
-    if seeds is not None:
-        settings = replace(settings, seeds=tuple(seeds))
     runs = [("gaussian", kind) for kind in settings.datasets]
     runs += [(process, kind) for process in settings.table1_processes
              for kind in settings.table1_datasets]
