@@ -21,7 +21,12 @@ per seed, the settings and the environment) and PNG figures:
 - ``ts-saliency``: TSR Table 1 and SGT Table 2 on
   :func:`xsup.datasets.make_ts_benchmark`.
 
-``xsup bench NAME`` runs them from the command line.
+``xsup bench NAME`` runs them from the command line. Every benchmark module
+has ``FULL`` and ``QUICK`` settings and a ``run(out, *, quick=False,
+seeds=None)`` function: ``out`` is the folder of its figures, ``quick`` the
+CI-sized mode (a few seconds; its numbers mean nothing), ``seeds`` replaces
+the mode's seeds; it returns the :class:`BenchResult` that
+:func:`run_benchmark` writes.
 """
 
 from __future__ import annotations

@@ -179,20 +179,9 @@ def _n_fits(settings: NoiseSettings) -> int:
 def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None) -> BenchResult:
     """Train every method under every corruption and training size for every seed.
 
-    Parameters
-    ----------
-    out : pathlib.Path
-        Folder of the figures (created if needed).
-    quick : bool, default=False
-        CI-sized run (a few seconds); its numbers mean nothing.
-    seeds : tuple of int, optional
-        Seeds to run instead of the mode's.
-
-    Returns
-    -------
-    BenchResult
-        Tables per corruption kind, the training-size table, the claims with
-        their paired verdicts, and every score per seed.
+    The arguments are those of every benchmark's ``run`` (see :mod:`xsup.bench`);
+    the result holds the tables per corruption kind and training size, the
+    claims and every score per seed.
     """
     settings = mode_settings(FULL, QUICK, quick=quick, seeds=seeds)
     progress = Progress(len(settings.seeds) * _n_fits(settings) + 4)

@@ -128,19 +128,8 @@ def _record(records: Records, key: tuple[str, str], result: Any, r2: float,
 def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None) -> BenchResult:
     """Train both models with and without supervision for every seed; analyse their reach.
 
-    Parameters
-    ----------
-    out : pathlib.Path
-        Folder of the figure (created if needed).
-    quick : bool, default=False
-        CI-sized run (a few seconds); its numbers mean nothing.
-    seeds : tuple of int, optional
-        Seeds to run instead of the mode's.
-
-    Returns
-    -------
-    BenchResult
-        The reach table, the claims with their verdicts, every curve per seed.
+    The arguments are those of every benchmark's ``run`` (see :mod:`xsup.bench`);
+    the result holds the reach table, the claims and every curve per seed.
     """
     from xsup.analysis import perturbation_analysis
 

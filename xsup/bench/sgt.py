@@ -109,19 +109,8 @@ def _explain(model: Any, method: str, X: np.ndarray, y: np.ndarray, seed: int) -
 def run(out: Path, *, quick: bool = False, seeds: tuple[int, ...] | None = None) -> BenchResult:
     """Train both ways for every seed; remove pixels by every method's saliency; draw the curves.
 
-    Parameters
-    ----------
-    out : pathlib.Path
-        Folder of the figure (created if needed).
-    quick : bool, default=False
-        CI-sized run (a few seconds); its numbers mean nothing.
-    seeds : tuple of int, optional
-        Seeds to run instead of the mode's.
-
-    Returns
-    -------
-    BenchResult
-        The area table, the claims with their verdicts, every curve per seed.
+    The arguments are those of every benchmark's ``run`` (see :mod:`xsup.bench`);
+    the result holds the area table, the claims and every curve per seed.
     """
     from xsup.datasets import load_decoy_digits
 
