@@ -148,6 +148,9 @@ ESTIMATOR_CASES = [
      r"batch_size must be a Python int >= 1 .*got np.int64\(4\)"),
     ("max_epochs-negative", lambda f: clf(max_epochs=-1).fit(X, Y), ValueError,
      "max_epochs must be an int >= 0; got -1"),
+    ("compile-with-explanation-loss", lambda f: clf(loss="rrr", compile=True).fit(X, Y, E),
+     ValueError, "compile=True cannot train with loss='rrr': the explanation term needs a double "
+     "backward, which torch.compile does not support; pass compile=False"),
     ("random_state-string", lambda f: clf(random_state="seed").fit(X, Y), ValueError,
      r"random_state must be None, an int in \[0, 2\*\*32 - 1\] or a numpy RandomState; "
      "got 'seed'"),
@@ -325,6 +328,9 @@ TUNING_CASES = [
      ValueError, "y has 10 samples but X has 12"),
     ("tune-cv", lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1, cv=1), ValueError,
      r"cv must be at least 2 folds \(or a CV splitter\); got 1"),
+    ("tune-cv-too-many-folds", lambda f: tuning.tune(clf(loss="rrr"), X, Y, E, n_trials=1, cv=12),
+     ValueError, r"cv=12 cannot split the 12 samples \(n_splits=12 cannot be greater than the "
+     r"number of members in each class.\); pass a smaller cv or tune on more samples"),
     ("tune-param_distributions", lambda f: tuning.tune(
         clf(loss="rrr"), X, Y, E, n_trials=1, param_distributions=[SPACE]), TypeError,
      "param_distributions must be a dict mapping parameter names to Optuna distributions"),

@@ -127,6 +127,23 @@ def test_predict_nonlinearity_is_honoured():
     np.testing.assert_allclose(shifted.predict(X), plain + 10.0, rtol=1e-6)
 
 
+# ---------------------------------------------------------------------- compile
+def test_compile_trains_without_an_explanation_term_and_is_refused_with_one():
+    images = rng.normal(size=(N, 1, 8, 8)).astype(np.float32)
+    compiled = clf(compile=True, compile__backend="eager").fit(images, Y)
+    assert type(compiled.module_).__name__ == "OptimizedModule"
+    plain = clf().fit(images, Y)
+    np.testing.assert_allclose(compiled.predict_proba(images), plain.predict_proba(images),
+                               rtol=1e-5)
+    np.testing.assert_allclose(compiled.explain(images), plain.explain(images), atol=1e-5)
+    for loss in ("gradia", "rrr"):
+        with pytest.raises(ValueError, match=rf"compile=True cannot train with loss='{loss}': "
+                           "the explanation term needs a double backward"):
+            clf(compile=True, loss=loss).fit(X, Y, E)
+    with pytest.raises(ValueError, match="compile must be a bool; got .yes."):
+        clf(compile="yes").fit(X, Y)
+
+
 # ---------------------------------------------------------------------- divergence
 class ExplodingCrossEntropy(nn.CrossEntropyLoss):
     """Cross-entropy that turns infinite from its third call on (a diverging fit)."""

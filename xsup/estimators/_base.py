@@ -436,11 +436,12 @@ class ExplanationSupervisedNet(ParameterChecksMixin, PluginComponentsMixin, Neur
         )
         targets = self._explained_target(X, target)
         self._set_training(False)
+        module = getattr(self.module_, "_orig_mod", self.module_)  # hooks need the compile=True module's original
         maps, start = [], 0
         for Xb in self._explain_batches(X, explainer.min_batch_size):
             tb = torch.as_tensor(targets[start : start + len(Xb)], device=self.device)
             start += len(Xb)
-            with torch.enable_grad(), double_backward_context(self.module_):
-                _, raw = explainer.explain(self.module_, Xb, tb, self.input_spec_)
+            with torch.enable_grad(), double_backward_context(module):
+                _, raw = explainer.explain(module, Xb, tb, self.input_spec_)
             maps.append(normalize_saliency(raw.detach()).cpu().numpy())
         return np.concatenate(maps)

@@ -60,6 +60,7 @@ class ParameterChecksMixin:
         "callbacks": [None, Options("disable"), InstanceOf(list, tuple)],
         "predict_nonlinearity": [Options("auto"), None, InstanceOf(Callable, description="a callable")],
         "warm_start": [InstanceOf(bool)],
+        "compile": [InstanceOf(bool)],
         "verbose": [Interval("int", 0, None), InstanceOf(bool)],
         "device": [Device(), None],
     }
@@ -95,6 +96,7 @@ class ParameterChecksMixin:
         ValueError: module__hiden: not a parameter of module 'mlp' (MLP); its parameters are: dropout, hidden, input_shape, n_outputs.
         """
         validate_parameters(self.get_params(deep=False), self.parameter_constraints)
+        self._check_compile()
         for kind, spec in plugins.KINDS.items():
             value = getattr(self, spec.prefix)
             if kind == "modules" and value == "auto" and input_kind is not None:
@@ -108,6 +110,16 @@ class ParameterChecksMixin:
             [nn.Parameter(torch.zeros(1))], lr=self.lr, **options))
         if isinstance(self.criterion, type):
             self._check_buildable("criterion", lambda options: self.criterion(**options))
+
+    def _check_compile(self) -> None:
+        """Refuse ``compile=True`` with a loss that differentiates through an explanation."""
+        loss = plugins.plugin_class("losses", self.loss)
+        if self.compile and (loss.requires_saliency or loss.requires_input_gradient):
+            raise InvalidParameterError(
+                f"compile=True cannot train with loss={self.loss!r}: the explanation term needs a "
+                "double backward, which torch.compile does not support; pass compile=False "
+                "(compile=True speeds up loss='none' training and prediction)."
+            )
 
     def _check_buildable(self, prefix: str, build: Callable[[dict[str, Any]], Any]) -> None:
         options = self.get_params_for(prefix)

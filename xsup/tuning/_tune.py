@@ -243,7 +243,13 @@ def tune(
             "estimator has train_split=None (set train_split or pruning_monitor='train_loss')."
         )
     splitter = check_cv(cv, y, classifier=is_classifier(estimator))
-    folds = list(splitter.split(X, y))
+    try:
+        folds = list(splitter.split(X, y))
+    except ValueError as error:
+        raise ValueError(
+            f"cv={cv!r} cannot split the {len(X)} samples ({error}); pass a smaller cv or "
+            "tune on more samples."
+        ) from None
     storage = storage_for_tune(storage, heartbeat_interval, grace_period)
     if study_name is None and storage is not None:
         study_name = "xsup-tune"
