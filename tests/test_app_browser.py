@@ -8,6 +8,7 @@ screenshots into ``docs/images/``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -147,6 +148,64 @@ def test_a_stale_second_tab_gets_the_conflict_and_can_reload(browser, page, sequ
         assert version == 1
     finally:
         stale.close()
+
+
+@pytest.fixture
+def images(tmp_path, threaded_app_server):
+    """A served project of its own: 2 images of 1 x 12 x 12, nothing annotated."""
+    X = np.random.default_rng(1).normal(size=(2, 1, 12, 12)).astype("float32")
+    folder = create_project(tmp_path / "images", X, y=[0, 1])
+    return folder, threaded_app_server(folder)
+
+
+def test_keep_mine_overwrites_the_newer_save_and_download_gives_my_copy(browser, page, images):
+    folder, server = images
+    open_app(page, server)
+    mine = browser.new_page()
+    try:
+        open_app(mine, server)
+        drag(page, [(0.1, 0.1), (0.9, 0.1)])
+        expect(page.locator("#save-status")).to_have_text("saved")
+        drag(mine, [(0.1, 0.9), (0.9, 0.9)])
+        expect(mine.locator("#conflict-dialog")).to_be_visible()
+        with mine.expect_download() as download:
+            mine.locator("#conflict-download").click()
+        copy = json.loads(Path(download.value.path()).read_text())
+        assert copy["shape"] == [12, 12] and copy["version"] == 0
+        assert copy["data"][10 * 12 + 5] == 1 and copy["data"][1 * 12 + 5] == 0
+        mine.locator("#conflict-overwrite").click()
+        expect(mine.locator("#save-status")).to_have_text("saved")
+        E = load_annotations(folder, "default")[0]
+        assert E[10, 5] == 1 and E[1, 5] == 0  # mine, over the other tab's version 1
+        assert mine.evaluate("window.xsupApp.session.annotation.version") == 2
+    finally:
+        mine.close()
+
+
+def test_a_failed_save_keeps_a_draft_that_the_next_visit_restores(browser, page, images):
+    folder, server = images
+    open_app(page, server, "#/annotate/1")
+    page.route("**/api/samples/1/annotation*", lambda route: route.abort()
+               if route.request.method == "PUT" else route.continue_())
+    drag(page, [(0.1, 0.5), (0.9, 0.5)])
+    expect(page.locator("#save-status")).to_contain_text("save failed")
+    with pytest.raises(ValueError, match="annotators: none"):
+        load_annotations(folder, "default")  # nothing reached the disk
+    page.close()  # the tab is gone, its retries with it
+
+    later = browser.new_page()
+    try:
+        open_app(later, server, "#/annotate/1")
+        expect(later.locator("#banner")).to_contain_text("Unsaved changes of this sample")
+        later.locator("#draft-restore").click()
+        expect(later.locator("#save-status")).to_have_text("saved")
+        E = load_annotations(folder, "default")[1]
+        assert E[6, 5] == 1 and E[1, 5] == 0
+        later.reload()
+        expect(later.locator("body")).to_have_attribute("data-ready", "true")
+        expect(later.locator("#banner")).to_be_hidden()  # the draft went with the save
+    finally:
+        later.close()
 
 
 def test_time_series_are_annotated_as_boxes_of_time_steps_by_features(page, threaded_app_server,
