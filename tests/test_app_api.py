@@ -12,7 +12,7 @@ pytest.importorskip("httpx", reason="Starlette's TestClient needs httpx")
 
 from starlette.testclient import TestClient
 
-from xsup import ExplanationSupervisedClassifier
+from xsup import ExplanationSupervisedClassifier, ExplanationSupervisedRegressor
 from xsup.app import create_app, create_project, load_annotations, set_estimator
 
 TOKEN = "api-test-token"
@@ -273,6 +273,30 @@ def test_a_round_trains_in_its_own_process_resumes_then_review_sorts_rates_and_c
     assert {m["round"]: m["rating"] for m in maps} == {1: "wrong", 2: None}
     again = client.get(f"/api/samples/{worst}/compare", headers=AUTH).json()["maps"]
     assert again == maps  # the same order on every visit
+
+
+def test_a_regressor_project_trains_a_round_and_sorts_by_error(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 1, 8, 8)).astype("float32")
+    y = X[:, 0, :3, :3].mean(axis=(1, 2))  # the target lives in the top-left corner
+    folder = create_project(tmp_path / "corners", X, y)
+    set_estimator(folder, ExplanationSupervisedRegressor(
+        loss="gradia", max_epochs=2, batch_size=6, train_split=None, random_state=0))
+    with client_for(folder) as client:
+        for sample in range(4):
+            put(client, sample, corner(), 0)
+        assert client.post("/api/rounds", headers=AUTH, json={}).status_code == 202
+        info = wait_for_round(client, 1)
+        assert info["status"] == "done", info
+        assert "accuracy" not in info["scores"] and info["scores"]["n_iou"] == 4
+        table = client.get("/api/samples", headers=AUTH, params={"sort": "error"}).json()
+        errors = table["error"]
+        assert errors == sorted(errors, reverse=True)
+        np.testing.assert_allclose(errors, np.abs(np.ravel(table["prediction"]) - y[table["ids"]]),
+                                   rtol=1e-5)
+        assert set(table["correct"]) == {None}
+        assert client.get("/api/samples", headers=AUTH,
+                          params={"filter": "misclassified"}).json()["ids"] == []
 
 
 def test_round_requests_are_checked(client, project):
