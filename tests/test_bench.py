@@ -152,3 +152,22 @@ def test_runs_default_to_a_folder_of_their_own_never_the_reference_results():
 
     assert default_out("res", quick=False).as_posix() == "xsup-bench/res"
     assert default_out("res", quick=True).as_posix() == "xsup-bench/res-quick"
+
+
+def test_the_noise_bench_refits_only_what_reads_the_corrupted_cells():
+    import numpy as np
+
+    from xsup.bench.noise import _exact_fit_stands
+    from xsup.datasets import corrupt_annotations
+
+    exact = np.zeros((3, 6, 6), dtype=np.float32)
+    exact[:, 1:3, 1:3], exact[:, 4, 4] = 1.0, -1.0  # a stroke and a decoy cell
+    dilated = corrupt_annotations(exact, "dilate", 1)
+    assert _exact_fit_stands("RRR", dilated, exact) and _exact_fit_stands("Baseline", dilated, exact)
+    assert not _exact_fit_stands("GRADIA", dilated, exact)
+    moved = exact.copy()
+    moved[:, 4, 4], moved[:, 0, 5] = 0.0, -1.0  # the decoy cell moves: RRR must be refitted
+    assert not _exact_fit_stands("RRR", moved, exact)
+    missing = exact.copy()
+    missing[0] = np.nan  # a sample loses its annotation: RRR no longer reads it
+    assert not _exact_fit_stands("RRR", missing, exact)
