@@ -142,8 +142,7 @@ def _run_digits(settings: NoiseSettings, seed: int, curves: Curves, sizes: Curve
                 continue  # it never sees E: its exact-annotation fit stands for every level
             row = curves.setdefault((kind, level), {}).setdefault(label, {})
             if stands:
-                scores = {metric: curves[("exact", 0)][label][metric][-1]
-                          for metric in DIGIT_METRICS}
+                scores = _last(curves[("exact", 0)][label])
             else:
                 progress.step(f"seed {seed}, digits, {kind} {level}: fitting {label}")
                 scores = _fit_digits(settings, label, seed, data, E)
@@ -160,17 +159,20 @@ def _run_digits(settings: NoiseSettings, seed: int, curves: Curves, sizes: Curve
                     continue
                 row = sizes.setdefault((name, size), {}).setdefault(label, {})
                 if stands:
-                    same = sizes[("exact", size)][label]
+                    scores = _last(sizes[("exact", size)][label])
                 elif size == 10 * settings.per_class and label in curves.get((kind, level), {}):
-                    same = curves[(kind, level)][label]  # the same fit as on the noise curves
+                    scores = _last(curves[(kind, level)][label])  # the fit of the noise curves
                 else:
-                    same = None
                     progress.step(f"seed {seed}, digits, {size} training images, {name} "
                                   f"annotations: fitting {label}")
                     scores = _fit_digits(settings, label, seed, size_data, E)
                 for metric in DIGIT_METRICS:
-                    row.setdefault(metric, []).append(
-                        scores[metric] if same is None else same[metric][-1])
+                    row.setdefault(metric, []).append(scores[metric])
+
+
+def _last(row: dict[str, list[float]]) -> dict[str, float]:
+    """The scores of the seed just fitted, from a table row."""
+    return {metric: values[-1] for metric, values in row.items()}
 
 
 def _run_sequences(settings: NoiseSettings, seed: int, curves: Curves,
