@@ -11,6 +11,7 @@ import json
 import re
 
 import numpy as np
+import optuna
 import pytest
 import scipy.sparse
 import torch
@@ -358,6 +359,16 @@ TUNING_CASES = [
     ("tune-pruning-without-validation", lambda f: tuning.tune(
         clf(loss="rrr"), X, Y, E, n_trials=1, pruning=True), ValueError,
      "pruning monitors 'valid_loss', which needs a validation split"),
+    ("tune-pruner-without-pruning", lambda f: tuning.tune(
+        clf(loss="rrr"), X, Y, E, n_trials=1, pruner=optuna.pruners.NopPruner()), ValueError,
+     "pruner takes effect only with pruning=True; pass pruning=True or leave it out"),
+    ("tune-pruning_monitor-without-pruning", lambda f: tuning.tune(
+        clf(loss="rrr"), X, Y, E, n_trials=1, pruning_monitor="train_loss"), ValueError,
+     "pruning_monitor='train_loss' takes effect only with pruning=True"),
+    ("tune-n_jobs-with-pruning", lambda f: tuning.tune(
+        clf(loss="rrr"), X, Y, E, n_trials=1, pruning=True, n_jobs=2), ValueError,
+     "n_jobs=2 cannot fit folds in parallel with pruning=True, which reports each fold's epochs "
+     "in turn; pass n_jobs=1 or pruning=False"),
 ]
 
 

@@ -142,13 +142,14 @@ def tune(
         (single objective only; needs skorch's ``train_split`` for a
         ``valid_*`` column). Fold ``f``'s epoch ``e`` is reported as step
         ``f * max_epochs + e``; a column ending in ``loss`` is negated for a
-        maximising study. Folds then run one after another.
+        maximising study. Folds then run one after another (``n_jobs=1``).
     pruning_monitor : str, default="valid_loss"
-        History column reported to the pruner.
+        History column reported to the pruner (with ``pruning=True`` only).
     sampler, pruner : optuna sampler / pruner or None
         Defaults: ``TrialSeededSampler(random_state)``, a TPE sampler seeded
         per trial (see :class:`TrialSeededSampler`; ``TPESampler()`` when
-        ``random_state`` is None), and ``MedianPruner()``.
+        ``random_state`` is None), and ``MedianPruner()`` (a pruner is
+        taken with ``pruning=True`` only).
     n_jobs : int, default=1
         Folds fitted in parallel through joblib (``-1``: all cores). The
         backend is joblib's current one (loky processes by default; a Dask or
@@ -223,6 +224,7 @@ def tune(
     if not (isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool)
             and (n_jobs >= 1 or n_jobs == -1)):
         raise ValueError(f"n_jobs must be a positive integer or -1; got {n_jobs!r}.")
+    _check_pruning_options(pruning, pruning_monitor, pruner, n_jobs)
     space = dict(search_space(estimator) if param_distributions is None else param_distributions)
     if not space:
         raise ValueError(
@@ -293,6 +295,19 @@ def tune(
 
     _optimize(study, _Watched(objective), n_trials, timeout, show_progress_bar)
     return study
+
+
+def _check_pruning_options(pruning: bool, monitor: str, pruner: Any, n_jobs: int) -> None:
+    """Refuse pruning options that would have no effect."""
+    if not pruning and (pruner is not None or monitor != "valid_loss"):
+        given = "pruner" if pruner is not None else f"pruning_monitor={monitor!r}"
+        raise ValueError(f"{given} takes effect only with pruning=True; pass pruning=True or "
+                         "leave it out.")
+    if pruning and n_jobs != 1:
+        raise ValueError(
+            f"n_jobs={n_jobs!r} cannot fit folds in parallel with pruning=True, which reports "
+            "each fold's epochs in turn; pass n_jobs=1 or pruning=False."
+        )
 
 
 class _Watched:
