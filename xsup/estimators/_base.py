@@ -436,7 +436,8 @@ class ExplanationSupervisedNet(ParameterChecksMixin, PluginComponentsMixin, Neur
         )
         targets = self._explained_target(X, target)
         self._set_training(False)
-        module = getattr(self.module_, "_orig_mod", self.module_)  # hooks need the compile=True module's original
+        # explainers hook layers: with compile=True, those of the original module
+        module = getattr(self.module_, "_orig_mod", self.module_)
         maps, start = [], 0
         for Xb in self._explain_batches(X, explainer.min_batch_size):
             tb = torch.as_tensor(targets[start : start + len(Xb)], device=self.device)
