@@ -163,7 +163,8 @@ def test_the_noise_bench_refits_only_what_reads_the_corrupted_cells():
     exact = np.zeros((3, 6, 6), dtype=np.float32)
     exact[:, 1:3, 1:3], exact[:, 4, 4] = 1.0, -1.0  # a stroke and a decoy cell
     dilated = corrupt_annotations(exact, "dilate", 1)
-    assert _exact_fit_stands("RRR", dilated, exact) and _exact_fit_stands("Baseline", dilated, exact)
+    assert _exact_fit_stands("RRR", dilated, exact)
+    assert _exact_fit_stands("Baseline", dilated, exact)
     assert not _exact_fit_stands("GRADIA", dilated, exact)
     moved = exact.copy()
     moved[:, 4, 4], moved[:, 0, 5] = 0.0, -1.0  # the decoy cell moves: RRR must be refitted
