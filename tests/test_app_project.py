@@ -271,6 +271,14 @@ def test_rle_decoder_reads_a_hand_made_code():
         decode_rle([256])
 
 
+def test_rle_decoder_reads_label_studios_own_encoding():
+    # label-studio-sdk 2.1.2's brush.mask2rle of a 5 x 6 mask: a 2 x 3 block and one corner pixel
+    code = [0, 0, 0, 120, 57, 27, 254, 27, 0, 183, 255, 108, 2, 223, 254, 51, 0, 143, 252]
+    expected = np.zeros((5, 6), dtype=bool)
+    expected[1:3, 1:4] = expected[4, 5] = True
+    np.testing.assert_array_equal(rle_mask(code, 5, 6), expected)
+
+
 def _encode_literal_rgba(mask):
     """A valid brush RLE of a mask: runs of one repeated RGBA byte, longest 2**8."""
     values = np.repeat(np.where(mask, 255, 0).astype(np.uint8).ravel(), 4)
