@@ -211,11 +211,15 @@ def test_a_failed_save_keeps_a_draft_that_the_next_visit_restores(browser, page,
 def test_time_series_are_annotated_as_boxes_of_time_steps_by_features(page, threaded_app_server,
                                                                       tmp_path_factory):
     X = np.random.default_rng(1).normal(size=(2, 20, 4)).astype("float32")  # (N, T, F)
-    folder = create_project(tmp_path_factory.mktemp("ts") / "series", X)
+    folder = create_project(tmp_path_factory.mktemp("ts") / "series", X,
+                            feature_names=["price", "volume", "rate", "spread"])
     open_app(page, threaded_app_server(folder))
     expect(page.locator("#tool-box")).to_have_class("active")
     drag(page, [(0.26, 0.3), (0.49, 0.7)])  # time steps 5-9, features 1-2
     expect(page.locator("#save-status")).to_have_text("saved")
+    box = page.locator("#overlay").bounding_box()
+    page.mouse.move(box["x"] + 0.42 * box["width"], box["y"] + 0.6 * box["height"])
+    expect(page.locator("#hover")).to_have_text("t=8 feature=rate · annotation 1.00")
     E = load_annotations(folder)[0]
     expected = np.zeros((20, 4))
     expected[5:10, 1:3] = 1

@@ -83,11 +83,29 @@ def test_create_project_stores_E_as_version_1_of_the_annotator(tmp_path):
     ({"X": np.zeros((2, 1, 4, 4)), "E": np.zeros((2, 1, 4, 4))}, ValueError,
      "E must have shape \\(2, 4, 4\\)"),
     ({"X": np.zeros((2, 3)), "annotator": "../x"}, ValueError, "annotator must be"),
+    ({"X": np.zeros((2, 3)), "feature_names": ["a", "b"]}, ValueError,
+     "feature_names must be 3 distinct non-empty strings, one per feature of X with shape "
+     "\\(2, 3\\); got \\['a', 'b'\\]"),
+    ({"X": np.zeros((2, 5, 2)), "feature_names": ["a", "a"]}, ValueError,
+     "feature_names must be 2 distinct"),
+    ({"X": np.zeros((2, 1, 4, 4)), "feature_names": ["a"]}, ValueError,
+     "feature_names name the features of tabular data or time series; X holds images"),
 ])
 def test_create_project_refuses_bad_arguments_with_one_line(tmp_path, arguments, error, message):
     with pytest.raises(error, match=message) as caught:
         create_project(tmp_path / "p", **arguments)
     assert "\n" not in str(caught.value)
+
+
+def test_feature_names_are_kept_in_the_project(tmp_path):
+    folder = create_project(tmp_path / "p", np.zeros((2, 6, 3)),
+                            feature_names=("open", "high", "low"))
+    assert Project(folder).feature_names == ["open", "high", "low"]
+    assert Project(create_project(tmp_path / "q", np.zeros((2, 3)))).feature_names is None
+    manifest = folder / "project.json"
+    manifest.write_text(manifest.read_text().replace('"low"', '"high"'))
+    with pytest.raises(ValueError, match=r"project.json: feature_names must be 3 distinct"):
+        Project(folder)
 
 
 def test_create_project_never_writes_into_a_folder_with_files(tmp_path):

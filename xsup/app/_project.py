@@ -2,7 +2,7 @@
 
 A project is a folder that :func:`create_project` writes::
 
-    project.json        kind and shapes of the data (written once)
+    project.json        kind and shapes of the data, feature names (written once)
     X.npy               the inputs, memory-mapped when served
     y.npy               the labels (when given)
     estimator.json      the estimator that "train next round" fits (see set_estimator)
@@ -75,6 +75,13 @@ class Project:
         self.sample_shape: tuple[int, ...] = self.x_shape[1:]
         self.annotation_shape: tuple[int, ...] = annotation_shape(self.kind, self.sample_shape)
         self.has_labels: bool = bool(meta["has_labels"])
+        self.feature_names: list[str] | None = None
+        if meta.get("feature_names") is not None:
+            try:
+                self.feature_names = _as_feature_names(meta["feature_names"], self.kind,
+                                                       self.x_shape)
+            except ValueError as error:
+                raise ValueError(f"{manifest}: {error}") from None
 
     @property
     def n_frames(self) -> int | None:
@@ -162,6 +169,18 @@ def _as_labels(y: Any, n_samples: int) -> np.ndarray:
     return array
 
 
+def _as_feature_names(names: Any, kind: str, shape: tuple[int, ...]) -> list[str]:
+    if kind not in ("tabular", "time_series"):
+        raise ValueError(f"feature_names name the features of tabular data or time series; "
+                         f"X holds {kind.replace('_', ' ')}.")
+    names = [names] if isinstance(names, str) else list(names)
+    if (len(names) != shape[-1] or not all(isinstance(n, str) and n for n in names)
+            or len(set(names)) != len(names)):
+        raise ValueError(f"feature_names must be {shape[-1]} distinct non-empty strings, one per "
+                         f"feature of X with shape {tuple(shape)}; got {names!r}.")
+    return names
+
+
 def _write_inputs(path: Path, X: np.ndarray) -> None:
     """Copy X into ``path`` as ``.npy`` in chunks of rows (float32 unless X is already floating)."""
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype("float32")
@@ -175,7 +194,7 @@ def _write_inputs(path: Path, X: np.ndarray) -> None:
 
 def create_project(
     path: str | os.PathLike[str], X: Any, y: Any = None, E: Any = None, *,
-    annotator: str = "default",
+    annotator: str = "default", feature_names: Any = None,
 ) -> Path:
     """Write a new annotation project folder that ``xsup app`` serves.
 
@@ -196,6 +215,9 @@ def create_project(
         non-NaN value become version 1 of ``annotator``'s layer.
     annotator : str, default="default"
         Layer that receives ``E``.
+    feature_names : sequence of str, optional
+        Names of the F features of tabular data or time series, shown by the
+        page under the pointer (default: their numbers).
 
     Returns
     -------
@@ -232,6 +254,7 @@ def create_project(
     kind = KIND_BY_NDIM[X.ndim]
     labels = None if y is None else _as_labels(y, len(X))
     expected = (len(X), *annotation_shape(kind, tuple(X.shape[1:])))
+    names = None if feature_names is None else _as_feature_names(feature_names, kind, X.shape)
     if E is not None:
         E = np.asarray(E.detach().cpu().numpy() if hasattr(E, "detach") else E)
         if E.shape != expected:
@@ -245,6 +268,7 @@ def create_project(
     write_json(folder / "project.json", {
         "format": FORMAT, "kind": kind, "x_shape": list(X.shape),
         "has_labels": labels is not None,
+        **({} if names is None else {"feature_names": names}),
     })
     project = Project(folder)
     if E is not None:

@@ -31,6 +31,7 @@ def get_project(state: AppState, request: Request, body: Any) -> dict[str, Any]:
         "name": project.path.name, "kind": project.kind, "n_samples": project.n_samples,
         "shape": list(project.sample_shape), "annotation_shape": list(project.annotation_shape),
         "n_frames": project.n_frames, "has_labels": project.has_labels,
+        "feature_names": project.feature_names,
         "annotators": project.annotators(), "estimator": project.estimator_config(),
         "has_model": (model / "params.pt").is_file(),
     }

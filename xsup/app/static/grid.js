@@ -31,9 +31,10 @@ export function frameSize(grid) {
 
 // Words for a cell under the pointer.
 export function describeCell(project, r, c) {
+  const feature = (f) => (project.feature_names ? project.feature_names[f] : f);
   switch (project.kind) {
-    case "time_series": return `t=${c} feature=${r}`;
-    case "tabular": return `feature ${c}`;
+    case "time_series": return `t=${c} feature=${feature(r)}`;
+    case "tabular": return `feature ${feature(c)}`;
     default: return `x=${c} y=${r}`;
   }
 }
