@@ -117,12 +117,7 @@ def test_load_init_state_restores_loss_interpolator_and_optimizer_then_trains_mo
 
 
 def test_plain_skorch_checkpoint_files_would_lose_the_learnable_loss(tmp_path):
-    data, options = CASES["stes-decay-and-stes-interpolator"]
-    X, y, E = data()
-    make(options, max_epochs=1, callbacks=[Checkpoint(monitor=None, dirname=str(tmp_path))]
-         ).fit(X, y, E)
-    (fit_dir,) = tmp_path.glob("fit-*")
-    latest = fit_dir / (fit_dir / "latest").read_text()
+    fit_dir, latest, _, _ = _checkpointed_fit(tmp_path, "stes-decay-and-stes-interpolator")
     assert sorted(os.listdir(latest)) == [
         "criterion.pt", "history.json", "interpolator.pt", "loss.pt", "optimizer.pt",
         "params.pt", "rng_state.pt",
@@ -346,8 +341,9 @@ def test_skorch_checkpoint_of_a_net_without_learnable_plugin_parts_is_quiet(tmp_
 
 
 # ---------------------------------------------------------------------- damaged checkpoints
-def _checkpointed_fit(tmp_path):
-    data, options = CASES["res-learnable-imputation"]
+def _checkpointed_fit(tmp_path, case="res-learnable-imputation"):
+    """One epoch of ``case`` with xsup's Checkpoint: fit folder, latest checkpoint, options, data."""
+    data, options = CASES[case]
     X, y, E = data()
     make(options, max_epochs=1, callbacks=[Checkpoint(monitor=None, dirname=str(tmp_path))]
          ).fit(X, y, E)
